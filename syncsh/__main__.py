@@ -1,0 +1,3 @@
+from syncsh.cli import main
+
+raise SystemExit(main())

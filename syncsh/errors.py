@@ -1,0 +1,21 @@
+"""The project's own error types: every failure a user can cause maps to one of these."""
+
+
+class SyncshError(Exception):
+    """Base class: anything syncsh reports as a one-line message."""
+
+
+class ProtocolError(SyncshError):
+    """Bytes from a peer that do not follow the protocol."""
+
+
+class UsageError(SyncshError):
+    """A command line, target string or option that cannot be used."""
+
+
+class ConnectionLost(SyncshError):
+    """The peer went away, or never answered in time."""
+
+
+class WriteRefused(SyncshError):
+    """A write the guard rail did not let through."""
