@@ -1,0 +1,234 @@
+"""The ``syncsh`` command line.
+
+    syncsh [options] [TARGET] [-c COMMAND]… [-f FILE]…     one-shot, or the REPL
+    syncsh server --store DIR [-v [-v]]                      the reference sync_server
+    syncsh demo init DIR | demo reset | demo path             the demo pair
+    syncsh replicate --master STORE -s TARGET …               repair a replica
+
+Exit status: 0 every reply OK, 1 a NO or BAD, 2 a connection or usage error, always
+with one line on stderr and no traceback (unless --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import os
+import sys
+
+from syncsh import __version__
+from syncsh.errors import SyncshError, UsageError
+
+DEFAULT_TARGET = "demo:cyrus-2"
+
+
+class Exit(enum.IntEnum):
+    OK = 0
+    FAILED = 1
+    ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):            # one line, exit 2
+        raise UsageError(message)
+
+
+class _Ordered(argparse.Action):
+    """-c and -f keep their relative order on the command line."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = getattr(namespace, "script", None) or []
+        items.append((self.dest, values))
+        namespace.script = items
+
+
+def _add_client_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("table", "raw", "json"),
+                   help="reply format (default: table on a terminal, raw when piped)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="longest wait for any reply (default 30)")
+    p.add_argument("--dialect", choices=("seed", "2005", "2.3", "csync"),
+                   help="override the dialect detected from the banner")
+    guard = p.add_mutually_exclusive_group()
+    guard.add_argument("--allow-writes", action="store_true",
+                       help="let commands that change the replica through on non-demo targets")
+    guard.add_argument("--read-only", action="store_true", help="refuse every write")
+    p.add_argument("--no-color", action="store_true", help="no colour (NO_COLOR works too)")
+    p.add_argument("--no-pager", action="store_true", help="never page long output")
+    p.add_argument("--debug", action="store_true", help="tracebacks for errors")
+
+
+def client_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="syncsh", description="A console for the Cyrus IMAP replication protocol.",
+                epilog="Other commands: syncsh server | demo | replicate  (each with --help)")
+    p.add_argument("--version", action="version", version=f"syncsh {__version__}")
+    p.add_argument("target", nargs="?", help=f"demo:NAME or exec:COMMAND (default {DEFAULT_TARGET})")
+    p.add_argument("-c", dest="c", action=_Ordered, metavar="COMMAND",
+                   help="run COMMAND (repeatable; runs all in order, then exits)")
+    p.add_argument("-f", dest="f", action=_Ordered, metavar="FILE",
+                   help="run the commands in FILE, one a line ('-' for stdin)")
+    _add_client_options(p)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return SUBCOMMANDS[argv[0]](argv[1:])
+        return run_client(argv)
+    except SyncshError as exc:
+        if debug:
+            raise
+        print(f"syncsh: {exc}", file=sys.stderr)
+        return Exit.ERROR
+    except KeyboardInterrupt:
+        print("syncsh: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return Exit.OK
+
+
+def _quiet_broken_pipe() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------- client
+
+def read_script(items) -> list[str]:
+    lines = []
+    for kind, value in items or []:
+        if kind == "c":
+            lines.append(value)
+            continue
+        try:
+            if value == "-":
+                text = sys.stdin.read()
+            else:
+                with open(value, encoding="utf-8", errors="surrogateescape") as handle:
+                    text = handle.read()
+        except OSError as exc:
+            raise UsageError(f"cannot read {value}: {exc.strerror}") from None
+        lines += [line.rstrip("\r") for line in text.split("\n")
+                  if line.strip() and not line.lstrip().startswith("#")]
+    return lines
+
+
+def run_client(argv: list[str]) -> int:
+    args = client_parser().parse_args(argv)
+    from syncsh.targets import parse_target
+    target = parse_target(args.target or DEFAULT_TARGET)
+    script = read_script(getattr(args, "script", None))
+    if not script:
+        from syncsh.repl.app import run_repl
+        return run_repl(target, args)
+    return run_one_shot(target, args, script)
+
+
+def guard_refusal(line: str, target, args, table) -> str | None:
+    """Why the guard rail stops this command in one-shot use, or None."""
+    from syncsh.protocol import commands
+    if not commands.is_write(table, line):
+        return None
+    if args.read_only:
+        return f"refused: {commands.command_word(line).upper()} writes to the replica and " \
+               "--read-only is set"
+    if target.is_demo or args.allow_writes:
+        return None
+    return (f"refused: {commands.command_word(line).upper()} writes to {target.text}; "
+            "pass --allow-writes to send it")
+
+
+def run_one_shot(target, args, script: list[str]) -> int:
+    from syncsh.protocol import commands
+    from syncsh.render import make_renderer
+    from syncsh.session import Session
+
+    for line in script:
+        problem = commands.check_line(commands.LEGACY, line) or guard_refusal(
+            line, target, args, commands.LEGACY)
+        if problem:
+            raise UsageError(f"{line.split(' ', 1)[0]}: {problem}" if not problem.startswith(
+                "refused") else problem)
+    fmt = args.format or ("table" if sys.stdout.isatty() else "raw")
+    renderer = make_renderer(fmt, sys.stdout, color=False if args.no_color else None)
+    status = Exit.OK
+    session = Session(target.open(on_stderr=_stderr_relay), timeout=args.timeout,
+                      dialect=args.dialect, target=target.text,
+                      on_wire=renderer.wire if fmt == "raw" else None)
+    try:
+        banner = session.open()
+        renderer.banner(banner, target.text)
+        for line in script:
+            renderer.command(line)
+            for event in session.execute(line):
+                renderer.event(event)
+            if not event.ok:
+                status = Exit.FAILED
+            renderer.flush()
+            if session.closed:
+                break
+    finally:
+        renderer.flush()
+        session.close()
+    return status
+
+
+def _stderr_relay(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------- server, demo
+
+def cmd_server(argv: list[str]) -> int:
+    p = _Parser(prog="syncsh server",
+                description="The reference sync_server of the documented dialect, on stdin/stdout.")
+    p.add_argument("--store", required=True, metavar="DIR", help="the mailstore (created if absent)")
+    p.add_argument("-v", dest="verbosity", action="count", default=0,
+                   help="-v -v: trace each command on stderr")
+    p.add_argument("--dialect", choices=("seed", "2005"), default="seed")
+    p.add_argument("--lock-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="how long a session waits for a user lock before NO (default 10)")
+    p.add_argument("--idle-timeout", type=float, default=1800.0, metavar="SECONDS",
+                   help="close a connection idle this long (default 1800)")
+    args = p.parse_args(argv)
+    from syncsh.server.main import serve
+    try:
+        return serve(args.store, verbosity=args.verbosity, dialect=args.dialect,
+                     idle_timeout=args.idle_timeout, lock_timeout=args.lock_timeout)
+    except OSError as exc:
+        raise UsageError(f"cannot open store {args.store}: {exc.strerror or exc}") from None
+
+
+def cmd_demo(argv: list[str]) -> int:
+    p = _Parser(prog="syncsh demo", description="The demo pair of the Replication Examples.")
+    sub = p.add_subparsers(dest="action", required=True)
+    init = sub.add_parser("init", help="create DIR/cyrus-1 (master) and DIR/cyrus-2 (replica)")
+    init.add_argument("directory")
+    sub.add_parser("reset", help="restore the pair that demo: targets open")
+    sub.add_parser("path", help="where the demo: pair lives")
+    args = p.parse_args(argv)
+    from syncsh import demo
+    if args.action == "init":
+        for path in demo.init(args.directory):
+            print(path)
+    elif args.action == "reset":
+        print(demo.init(demo.pair_dir())[0].rsplit(os.sep, 1)[0])
+    else:
+        print(demo.pair_dir())
+    return Exit.OK
+
+
+def cmd_replicate(argv: list[str]) -> int:
+    from syncsh.replica.cli import run
+    return run(argv)
+
+
+SUBCOMMANDS = {"server": cmd_server, "demo": cmd_demo, "replicate": cmd_replicate}

@@ -1,0 +1,274 @@
+"""Replies as people (and scripts) want to read them: tables, raw wire lines, JSON lines.
+
+Rendering knows nothing of transports or sessions: it is handed events one at a time and
+writes at once, so a million-message reply starts printing on its first row and is never
+held whole as text.  Message rows use fixed column widths and are written directly (rich's
+Table needs every row before it prints); rich draws the small things: mailbox headers,
+ACLs, summaries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+
+from syncsh.model import Mailbox, Message, SieveScript, parse_acl, is_null_guid
+from syncsh.protocol.legacy import (Banner, Continuation, ContentsItem, Done, Reserved,
+                                    SelectInfo, Subscription, Untagged)
+
+FORMATS = ("table", "raw", "json")
+
+_RESET = "\x1b[0m"
+_STYLE = {"uid": "\x1b[36m", "guid": "\x1b[33m", "null": "\x1b[2m", "flag": "\x1b[35m",
+          "sysflag": "\x1b[1;35m", "dim": "\x1b[2m"}
+
+
+def utc(ts: int | None) -> str:
+    if not ts:
+        return "-"
+    try:
+        return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return "?"
+
+
+def color_wanted(stream, setting: bool | None = None) -> bool:
+    if setting is not None:
+        return setting
+    if "NO_COLOR" in os.environ:
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def event_to_json(event) -> dict:
+    if isinstance(event, Message):
+        data = {"type": "message", "uid": event.uid, "guid": event.guid, "flags": list(event.flags)}
+        for key in ("internaldate", "sentdate", "last_updated", "size", "modseq"):
+            value = getattr(event, key)
+            if value is not None:
+                data[key] = value
+        return data
+    if isinstance(event, Mailbox):
+        data = {"type": "mailbox", "name": event.name, "uniqueid": event.uniqueid,
+                "acl": event.acl, "acl_entries": [[e.identifier, e.rights]
+                                                  for e in parse_acl(event.acl)]}
+        for key in ("uidlast", "seen_lastchange", "last_recent_uid", "uidvalidity",
+                    "highestmodseq", "sync_crc", "sync_crc_annot"):
+            value = getattr(event, key)
+            if value is not None:
+                data[key] = value
+        return data
+    if isinstance(event, Banner):
+        return {"type": "banner", "text": event.text, "dialect": event.dialect,
+                "version": event.version, "capabilities": list(event.capabilities)}
+    if isinstance(event, Subscription):
+        return {"type": "subscription", "name": event.name}
+    if isinstance(event, SieveScript):
+        return {"type": "sieve", "name": event.name, "mtime": event.mtime, "active": event.active}
+    if isinstance(event, Reserved):
+        return {"type": "reserved", "guid": event.guid}
+    if isinstance(event, ContentsItem):
+        return {"type": "contents", "uid": event.uid, "internaldate": event.internaldate,
+                "return_path": event.return_path, "flags": list(event.flags),
+                "body": event.body.decode("utf-8", "replace")}
+    if isinstance(event, Continuation):
+        return {"type": "continuation", "text": event.text}
+    if isinstance(event, Untagged):
+        data = {"type": "untagged", "text": event.text}
+        if event.problem:
+            data["problem"] = event.problem
+        return data
+    if isinstance(event, Done):
+        data = {"type": "done", "command": event.command, "status": event.status,
+                "text": event.text}
+        if event.code:
+            data["code"] = event.code
+        if isinstance(event.data, SelectInfo):
+            data["select"] = {"uniqueid": event.data.uniqueid, "uidlast": event.data.uidlast,
+                              "seen_lastchange": event.data.seen_lastchange}
+            if event.data.last_recent_uid is not None:
+                data["select"]["last_recent_uid"] = event.data.last_recent_uid
+        elif isinstance(event.data, bytes):
+            data["literal"] = event.data.decode("utf-8", "replace")
+        elif event.data is not None:
+            data["value"] = event.data
+        return data
+    return {"type": type(event).__name__.lower(), "text": str(event)}
+
+
+class Renderer:
+    """Base: subclasses print in one format.  ``wire`` receives raw lines ("S"/"C")."""
+
+    def __init__(self, out=None, *, color: bool | None = None, width: int | None = None) -> None:
+        self.out = out or sys.stdout
+        self.color = color_wanted(self.out, color)
+        self.width = width
+
+    def command(self, line: str) -> None: ...
+    def banner(self, banner: Banner, target: str = "") -> None: ...
+    def wire(self, direction: str, raw: bytes) -> None: ...
+    def event(self, event) -> None: ...
+    def note(self, text: str) -> None: ...
+
+    def flush(self) -> None:
+        try:
+            self.out.flush()
+        except (OSError, ValueError):
+            pass
+
+
+class RawRenderer(Renderer):
+    """The server's lines exactly as they came (CRLF shown as a newline)."""
+
+    def wire(self, direction: str, raw: bytes) -> None:
+        if direction != "S":
+            return
+        text = raw[:-2] if raw.endswith(b"\r\n") else raw.rstrip(b"\n")
+        self.out.write(text.decode("utf-8", "surrogateescape") + "\n")
+
+
+class JsonRenderer(Renderer):
+    """One JSON object per line: easy to stream, easy for jq."""
+
+    def command(self, line: str) -> None:
+        self.out.write(json.dumps({"type": "command", "line": line}) + "\n")
+
+    def banner(self, banner: Banner, target: str = "") -> None:
+        data = event_to_json(banner)
+        data["target"] = target
+        self.out.write(json.dumps(data) + "\n")
+
+    def event(self, event) -> None:
+        self.out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
+
+
+class TableRenderer(Renderer):
+    def __init__(self, out=None, **kwargs) -> None:
+        super().__init__(out, **kwargs)
+        from rich.console import Console
+        self.console = Console(file=self.out, force_terminal=self.color, no_color=not self.color,
+                               width=self.width, highlight=False, soft_wrap=True)
+        self._rows = 0               # message rows since the last header
+        self._guid_width = 24
+        self._header_due = True
+
+    # --- small things, drawn by rich
+    def banner(self, banner: Banner, target: str = "") -> None:
+        where = f"{target}: " if target else ""
+        self.console.print(f"[dim]{where}{banner.text}  ({banner.dialect} dialect)[/dim]",
+                           markup=True)
+
+    def command(self, line: str) -> None:
+        self._rows = 0
+        self._header_due = True
+        self.console.print(f"[bold]>[/bold] {_escape(line)}", markup=True)
+
+    def note(self, text: str) -> None:
+        self.console.print(f"[dim]{_escape(text)}[/dim]", markup=True)
+
+    def mailbox(self, box: Mailbox) -> None:
+        from rich.table import Table
+        self._end_rows()
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column(overflow="fold")
+        grid.add_row("mailbox", f"[bold cyan]{_escape(box.name)}[/bold cyan]")
+        grid.add_row("uniqueid", box.uniqueid)
+        if box.uidlast is not None:
+            grid.add_row("uidlast", str(box.uidlast))
+        if box.uidvalidity is not None:
+            grid.add_row("uidvalidity", f"{box.uidvalidity}  [dim]{utc(box.uidvalidity)}[/dim]")
+        if box.seen_lastchange is not None:
+            grid.add_row("seen changed", f"{box.seen_lastchange}  "
+                                         f"[dim]{utc(box.seen_lastchange)}[/dim]")
+        if box.last_recent_uid is not None:
+            grid.add_row("last recent uid", str(box.last_recent_uid))
+        acl = Table(show_header=True, header_style="dim", box=None, padding=(0, 2, 0, 0))
+        acl.add_column("identifier")
+        acl.add_column("rights")
+        for entry in parse_acl(box.acl):
+            acl.add_row(_escape(entry.identifier), _escape(entry.rights))
+        grid.add_row("acl", acl)
+        self.console.print(grid)
+        self._header_due = True
+
+    # --- message rows: streamed, fixed widths, identifiers never cut
+    def message(self, msg: Message) -> None:
+        if self._header_due:
+            self._guid_width = max(24, len(msg.guid))
+            self.out.write(self._paint("dim", f"{'UID':>10}  {'GUID':<{self._guid_width}}  FLAGS")
+                           + "\n")
+            self._header_due = False
+        guid_style = "null" if is_null_guid(msg.guid) else "guid"
+        flags = " ".join(self._paint("sysflag" if f.startswith("\\") else "flag", f)
+                         for f in msg.flags)
+        self.out.write(f"{self._paint('uid', f'{msg.uid:>10}')}  "
+                       f"{self._paint(guid_style, msg.guid.ljust(self._guid_width))}  {flags}\n")
+        self._rows += 1
+
+    def _paint(self, style: str, text: str) -> str:
+        return f"{_STYLE[style]}{text}{_RESET}" if self.color else text
+
+    def _end_rows(self) -> None:
+        if self._rows:
+            self.out.write(self._paint("dim", f"{'':>10}  {self._rows} message(s)") + "\n")
+            self._rows = 0
+
+    def event(self, event) -> None:
+        if isinstance(event, Message):
+            self.message(event)
+        elif isinstance(event, Mailbox):
+            self.mailbox(event)
+        elif isinstance(event, Done):
+            self._end_rows()
+            self.done(event)
+        elif isinstance(event, Subscription):
+            self._end_rows()
+            self.console.print(f"subscribed  [cyan]{_escape(event.name)}[/cyan]", markup=True)
+        elif isinstance(event, SieveScript):
+            self._end_rows()
+            active = "  [green]active[/green]" if event.active else ""
+            self.console.print(f"sieve  [bold]{_escape(event.name)}[/bold]  {event.mtime}  "
+                               f"[dim]{utc(event.mtime)}[/dim]{active}", markup=True)
+        elif isinstance(event, Reserved):
+            self.console.print(f"reserved  [yellow]{event.guid}[/yellow]", markup=True)
+        elif isinstance(event, ContentsItem):
+            self.console.print(f"[cyan]{event.uid:>10}[/cyan]  {utc(event.internaldate)}  "
+                               f"{_escape(event.return_path)}  ({_escape(' '.join(event.flags))})"
+                               f"  [dim]{len(event.body)} bytes[/dim]", markup=True)
+        elif isinstance(event, Untagged):
+            if event.problem:
+                self.console.print(f"[yellow]! {_escape(event.problem)}:[/yellow] "
+                                   f"{_escape(event.text)}", markup=True)
+            else:
+                self.console.print(_escape(event.text), markup=True)
+        elif isinstance(event, Continuation):
+            self.console.print(f"[dim]+ {_escape(event.text)}[/dim]", markup=True)
+
+    def done(self, done: Done) -> None:
+        if isinstance(done.data, SelectInfo):
+            info = done.data
+            extra = f"  last recent uid {info.last_recent_uid}" \
+                if info.last_recent_uid is not None else ""
+            self.console.print(f"[green]OK[/green]  selected  uniqueid {info.uniqueid}  "
+                               f"uidlast {info.uidlast}  seen changed {info.seen_lastchange} "
+                               f"[dim]{utc(info.seen_lastchange)}[/dim]{extra}", markup=True)
+            return
+        if isinstance(done.data, bytes):
+            self.out.write(done.data.decode("utf-8", "replace").rstrip("\r\n") + "\n")
+        colour = {"OK": "green", "NO": "red", "BAD": "bold red"}.get(done.status, "red")
+        text = _escape(done.text)
+        if done.code and done.status != "OK":
+            text = text.replace(done.code, f"[bold]{done.code}[/bold]", 1)
+        self.console.print(f"[{colour}]{done.status}[/{colour}] {text}", markup=True)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+    return escape(text)
+
+
+def make_renderer(fmt: str, out=None, **kwargs) -> Renderer:
+    return {"table": TableRenderer, "raw": RawRenderer, "json": JsonRenderer}[fmt](out, **kwargs)

@@ -1,0 +1,360 @@
+"""The interactive console: prompt, completion, highlighting, history, toolbar, meta-commands
+and the guard rail, over one Session."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from syncsh.errors import ConnectionLost, SyncshError, UsageError
+from syncsh.protocol import commands as C
+from syncsh.protocol.legacy import Done
+
+META = [
+    ("\\help", "help, or \\help COMMAND"),
+    ("\\connect", "\\connect TARGET: open another target"),
+    ("\\format", "\\format table|raw|json"),
+    ("\\trace", "\\trace on|off: both directions with timings"),
+    ("\\history", "show this session's commands"),
+    ("\\quit", "leave (Ctrl-D too)"),
+]
+
+
+def history_path() -> str:
+    from syncsh.demo import data_dir
+    return os.path.join(data_dir(), "history")
+
+
+def is_secret(line: str) -> bool:
+    """Lines that never enter history: authentication and anything carrying a literal."""
+    spec = C.lookup(C.LEGACY, C.command_word(line))
+    return (spec is not None and spec.sensitive) or "{" in line and "}" in line \
+        or line.lstrip().upper().startswith(("AUTHENTICATE", "\\PASSWORD"))
+
+
+def make_history(path: str):
+    from prompt_toolkit.history import FileHistory
+
+    class FilteredHistory(FileHistory):
+        def store_string(self, string: str) -> None:
+            if not is_secret(string):
+                super().store_string(string)
+
+        def append_string(self, string: str) -> None:
+            if is_secret(string):
+                return
+            super().append_string(string)
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return FilteredHistory(path)
+
+
+def make_lexer(table):
+    from prompt_toolkit.lexers import Lexer
+
+    class ProtocolLexer(Lexer):
+        def lex_document(self, document):
+            def line(i):
+                return lex_line(table, document.lines[i])
+            return line
+
+    return ProtocolLexer()
+
+
+def lex_line(table, text: str):
+    """(style, text) fragments of one input line; the same classes colour replies."""
+    out = []
+    word, sep, rest = text.partition(" ")
+    if word.startswith("\\"):
+        out.append(("class:meta", word))
+    else:
+        spec = C.lookup(table, word)
+        style = "class:unknown" if spec is None and word else \
+            "class:write" if spec is not None and spec.write else "class:command"
+        out.append((style, word))
+    out.append(("", sep))
+    token = ""
+    for ch in rest:
+        if ch in " ()":
+            if token:
+                out.append((_arg_style(token), token))
+                token = ""
+            out.append(("class:paren" if ch != " " else "", ch))
+        else:
+            token += ch
+    if token:
+        out.append((_arg_style(token), token))
+    return out
+
+
+def _arg_style(token: str) -> str:
+    if token.isdigit():
+        return "class:number"
+    if token.startswith("\\"):
+        return "class:sysflag"
+    if token.startswith('"'):
+        return "class:string"
+    return "class:arg"
+
+
+STYLE = {
+    "command": "bold ansicyan", "write": "bold ansiyellow", "unknown": "ansired",
+    "meta": "bold ansimagenta", "number": "ansigreen", "sysflag": "ansimagenta",
+    "string": "ansiyellow", "paren": "ansibrightblack", "arg": "",
+    "bottom-toolbar": "bg:#222222 #cccccc", "toolbar.key": "bold", "toolbar.warn": "bg:#882222 #ffffff",
+}
+
+
+class Console:
+    def __init__(self, target, args, *, input=None, output=None) -> None:
+        self.target = target
+        self.args = args
+        self.fmt = args.format or "table"
+        self.trace = False
+        self.session = None
+        self.commands_run: list[str] = []
+        self.input = input
+        self.output = output
+        self.out = sys.stdout
+
+    # ------------------------------------------------------------------ connection
+    def connect(self, target) -> None:
+        from syncsh.session import Session
+        session = Session(target.open(on_stderr=self._server_stderr), timeout=self.args.timeout,
+                          dialect=self.args.dialect, target=target.text)
+        banner = session.open()
+        if self.session is not None:
+            self.session.close()
+        self.session, self.target = session, target
+        self._renderer().banner(banner, target.text)
+
+    def _server_stderr(self, line: str) -> None:
+        self.stderr_lines = getattr(self, "stderr_lines", [])[-50:] + [line]
+        if self.trace:
+            print(f"  [server stderr] {line}", file=sys.stderr)
+
+    def _renderer(self):
+        from syncsh.render import make_renderer
+        return make_renderer(self.fmt, self.out, color=False if self.args.no_color else None)
+
+    # ------------------------------------------------------------------ toolbar
+    def toolbar(self, text_now: str = ""):
+        s = self.session
+        parts = [("class:toolbar.key", f" {self.target.text} ")]
+        if s is not None:
+            parts.append(("", f"{s.dialect} "))
+            if s.user:
+                held = time.monotonic() - (s.user_since or time.monotonic())
+                parts.append(("class:toolbar.warn", f" lock {s.user} {held:.0f}s "))
+            if s.selected:
+                parts.append(("", f" [{s.selected}]"))
+            if s.last_rtt is not None:
+                parts.append(("", f"  rtt {s.last_rtt * 1000:.1f}ms"))
+            if s.closed:
+                parts.append(("class:toolbar.warn", " disconnected: \\connect "))
+        spec = C.lookup(C.LEGACY, C.command_word(text_now)) if text_now else None
+        if spec is not None:
+            parts.append(("", f"   {spec.syntax}"))
+            if spec.write:
+                parts.append(("class:toolbar.warn", " write "))
+        return parts
+
+    # ------------------------------------------------------------------ commands
+    def guard(self, line: str, confirm) -> bool:
+        if not C.is_write(C.LEGACY, line):
+            return True
+        word = C.command_word(line).upper()
+        if self.args.read_only:
+            print(f"refused: {word} writes to the replica and --read-only is set", file=sys.stderr)
+            return False
+        if self.target.is_demo or self.args.allow_writes:
+            return True
+        return confirm(f"{word} changes {self.target.text}. Send it? [y/N] ")
+
+    def run_line(self, line: str, confirm) -> None:
+        line = line.strip()
+        if not line:
+            return
+        if line.startswith("\\"):
+            self.meta(line)
+            return
+        problem = C.check_line(C.LEGACY, line)
+        if problem:
+            print(f"not sent: {problem}", file=sys.stderr)
+            return
+        if not self.guard(line, confirm):
+            return
+        if self.session is None or self.session.closed:
+            print("not connected: use \\connect TARGET", file=sys.stderr)
+            return
+        self.commands_run.append(line)
+        renderer = self._renderer()
+        if self.trace:
+            start = time.monotonic()
+
+            def wire(direction, raw, start=start):
+                print(f"{time.monotonic() - start:8.4f} {direction}: "
+                      f"{raw.decode('utf-8', 'replace').rstrip()}", file=sys.stderr)
+            self.session.on_wire = wire
+        elif self.fmt == "raw":
+            self.session.on_wire = renderer.wire
+        else:
+            self.session.on_wire = None
+        events = self.session.execute(line)
+        try:
+            for event in events:
+                renderer.event(event)
+        except KeyboardInterrupt:
+            # Stop showing at once; read the rest so the session stays in step.
+            for event in events:
+                pass
+            print("(output stopped; the reply was read to its end)", file=sys.stderr)
+        finally:
+            renderer.flush()
+
+    def meta(self, line: str) -> None:
+        word, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if word in ("\\q", "\\quit", "\\exit"):
+            raise EOFError
+        if word in ("\\h", "\\help", "\\?"):
+            self.help(rest)
+        elif word == "\\connect":
+            from syncsh.targets import parse_target
+            if not rest:
+                raise UsageError("\\connect TARGET")
+            lost = self.describe_loss()
+            self.connect(parse_target(rest))
+            if lost:
+                print(lost, file=sys.stderr)
+        elif word == "\\format":
+            if rest not in ("table", "raw", "json"):
+                raise UsageError("\\format table|raw|json")
+            self.fmt = rest
+        elif word == "\\trace":
+            self.trace = rest != "off"
+            print(f"trace {'on' if self.trace else 'off'}", file=sys.stderr)
+        elif word == "\\history":
+            for i, cmd in enumerate(self.commands_run, 1):
+                print(f"{i:4}  {cmd}")
+        else:
+            raise UsageError(f"unknown meta-command {word}; \\help lists them")
+
+    def describe_loss(self) -> str:
+        s = self.session
+        if s is None or not s.closed:
+            return ""
+        lost = []
+        if s.user:
+            lost.append(f"the lock on {s.user}")
+        if s.selected:
+            lost.append(f"the selected mailbox {s.selected}")
+        return ("reconnected; lost: " + ", ".join(lost) + " (and any staged messages)") if lost \
+            else "reconnected; any staged messages were lost"
+
+    def help(self, topic: str) -> None:
+        if topic:
+            spec = C.lookup(C.LEGACY, topic.lstrip("\\"))
+            if spec is None:
+                print(f"no command {topic!r}; \\help lists them")
+                return
+            kind = "writes to the replica" if spec.write else "reads only"
+            needs = {"U": "a current user", "M": "a selected mailbox",
+                     "UM": "a current user and a selected mailbox"}.get(spec.needs)
+            print(f"{spec.syntax}\n  {spec.summary}\n  {kind}" + (f"; needs {needs}" if needs else ""))
+            for arg in spec.args:
+                print(f"  {arg.name}: {arg.kind}" + (" (one or more)" if arg.repeat else ""))
+            return
+        width = max(len(n) for n in C.LEGACY)
+        for name, spec in C.LEGACY.items():
+            mark = "w" if spec.write else " "
+            print(f"  {name:<{width}} {mark} {spec.summary}")
+        print("\n  w = writes to the replica.  Meta-commands:")
+        for name, summary in META:
+            print(f"  {name:<{width}}   {summary}")
+
+
+def run_repl(target, args, *, input=None, output=None) -> int:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+    from prompt_toolkit.styles import Style
+
+    from syncsh.repl.completer import SyncCompleter
+    from syncsh.repl.keys import make_key_bindings
+
+    console = Console(target, args)
+    try:
+        console.connect(target)
+    except SyncshError as exc:
+        print(f"syncsh: {exc}", file=sys.stderr)
+        console.session = None
+    prompt = PromptSession(
+        history=make_history(history_path()),
+        auto_suggest=AutoSuggestFromHistory(),
+        lexer=make_lexer(C.LEGACY),
+        style=Style.from_dict(STYLE),
+        complete_while_typing=True,
+        complete_in_thread=True,
+        enable_history_search=False,
+        input=input, output=output,
+    )
+    completer = SyncCompleter(C.LEGACY, _learnt(console), _StateView(console), META)
+    prompt.completer = completer
+    prompt.key_bindings = make_key_bindings(completer)
+
+    def confirm(question: str) -> bool:
+        try:
+            return prompt.prompt(question, completer=None, auto_suggest=None,
+                                 bottom_toolbar=None).strip().lower() in ("y", "yes")
+        except (EOFError, KeyboardInterrupt):
+            return False
+
+    pending = ""
+    while True:
+        try:
+            text = prompt.prompt("... " if pending else "syncsh> ",
+                                 bottom_toolbar=lambda: console.toolbar(
+                                     prompt.default_buffer.text))
+        except KeyboardInterrupt:
+            pending = ""
+            continue
+        except EOFError:
+            break
+        line = f"{pending} {text}".strip() if pending else text
+        if C.unbalanced(line) and not line.lstrip().startswith("\\"):
+            pending = line          # an open list or quote goes on on the next line
+            continue
+        pending = ""
+        try:
+            console.run_line(line, confirm)
+        except EOFError:
+            break
+        except ConnectionLost as exc:
+            print(f"syncsh: {exc} (\\connect {console.target.text} to reconnect)", file=sys.stderr)
+        except SyncshError as exc:
+            print(f"syncsh: {exc}", file=sys.stderr)
+        completer.learnt = _learnt(console)
+    if console.session is not None:
+        console.session.close()
+    return 0
+
+
+class _StateView:
+    """What the completer needs of the session, following reconnects."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    @property
+    def user(self):
+        return self.console.session.user if self.console.session else None
+
+    @property
+    def selected(self):
+        return self.console.session.selected if self.console.session else None
+
+
+def _learnt(console: Console):
+    from syncsh.session import Learnt
+    return console.session.learnt if console.session else Learnt()

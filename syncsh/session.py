@@ -1,0 +1,148 @@
+"""A client session: one transport, one dialect's codec, one command in flight.
+
+It tracks what the server's session holds (the user whose lock we have, the selected
+mailbox) and learns names, UIDs and flags from replies for completion.
+"""
+
+from __future__ import annotations
+
+import time
+
+from syncsh.errors import ConnectionLost, ProtocolError
+from syncsh.model import Mailbox, Message
+from syncsh.protocol import commands
+from syncsh.protocol.legacy import (NEED_DATA, Banner, ClientConnection, Done, SelectInfo,
+                                    Subscription)
+from syncsh.protocol.wire import raw_of
+
+
+class Learnt:
+    """Values seen in this session, for completion."""
+
+    def __init__(self) -> None:
+        self.users: set[str] = set()
+        self.mailboxes: set[str] = set()
+        self.uids: dict[str, set[int]] = {}
+        self.guids: set[str] = set()
+        self.flags: set[str] = set()
+        self._current: set[int] | None = None
+
+    def note(self, event) -> None:
+        if isinstance(event, Message):
+            if self._current is not None:
+                self._current.add(event.uid)
+            self.guids.add(event.guid)
+            self.flags.update(event.flags)
+        elif isinstance(event, Mailbox):
+            self.mailboxes.add(event.name)
+            self._current = self.uids.setdefault(event.name, set())
+        elif isinstance(event, Subscription):
+            self.mailboxes.add(event.name)
+
+
+class Session:
+    def __init__(self, transport, *, timeout: float = 30.0, dialect: str | None = None,
+                 on_wire=None, target: str = "") -> None:
+        self.transport = transport
+        self.conn = ClientConnection(dialect)
+        self.timeout = timeout
+        self.on_wire = on_wire            # (direction "C"/"S", raw bytes) for the wire view
+        self.target = target
+        self.banner: Banner | None = None
+        self.user: str | None = None
+        self.user_since: float | None = None
+        self.selected: str | None = None
+        self.last_rtt: float | None = None
+        self.learnt = Learnt()
+        self.closed = False
+
+    @property
+    def dialect(self) -> str | None:
+        return self.conn.dialect
+
+    def _next_event(self):
+        while True:
+            event = self.conn.next_event()
+            if event is not NEED_DATA:
+                if self.on_wire is not None and self.conn.last_line is not None:
+                    self.on_wire("S", raw_of(self.conn.last_line))
+                return event
+            data = self.transport.recv(self.timeout)
+            if not data:
+                self.closed = True
+                raise ConnectionLost("the server closed the connection")
+            self.conn.receive_data(data)
+
+    def open(self) -> Banner:
+        """Read the greeting (capability lines, then the banner)."""
+        while True:
+            event = self._next_event()
+            if isinstance(event, Banner):
+                self.banner = event
+                return event
+
+    def execute(self, line: str):
+        """Send one command; yield its reply events, the last being Done."""
+        if self.closed:
+            raise ConnectionLost("the connection is closed")
+        data = self.conn.send(line)
+        if self.on_wire is not None:
+            self.on_wire("C", data)
+        started = time.monotonic()
+        self.transport.send(data)
+        while True:
+            try:
+                event = self._next_event()
+            except ConnectionLost:
+                self.closed = True
+                raise
+            if self.learnt is not None:
+                self.learnt.note(event)
+            if isinstance(event, Done):
+                self.last_rtt = time.monotonic() - started
+                self._track(line, event)
+                yield event
+                return
+            yield event
+
+    def run(self, line: str) -> tuple[list, Done]:
+        events = list(self.execute(line))
+        return events[:-1], events[-1]
+
+    def _track(self, line: str, done: Done) -> None:
+        """Mirror the server's session state."""
+        words = line.split()
+        word = words[0].upper() if words else ""
+        if word == "EXIT":
+            self.closed = done.ok
+            self.user = self.selected = None
+        if not done.ok:
+            if word == "SELECT":
+                self.selected = None
+            return
+        if word in ("USER", "USER_SOME", "USER_ALL", "RESET") and len(words) > 1:
+            if self.user != words[1]:
+                self.user_since = time.monotonic()
+            self.user = words[1]
+            self.selected = None
+            self.learnt.users.add(words[1])
+        elif word in ("ENDUSER", "RESTART"):
+            self.user = self.selected = self.user_since = None
+        elif word == "SELECT" and len(words) > 1 and isinstance(done.data, SelectInfo):
+            self.selected = words[1].strip('"')
+            self.learnt.mailboxes.add(self.selected)
+
+    def is_write(self, line: str) -> bool:
+        return commands.is_write(commands.LEGACY, line)
+
+    def close(self) -> None:
+        """EXIT when the connection is idle and alive, then let the transport go."""
+        if not self.closed and self.banner is not None and self.conn.in_flight is None:
+            self.on_wire = None          # the closing EXIT is ours, not the user's
+            try:
+                for _ in self.execute("EXIT"):
+                    pass
+            except (ConnectionLost, ProtocolError, OSError):
+                pass
+        self.closed = True
+        self.transport.close()
