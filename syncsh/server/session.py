@@ -139,6 +139,9 @@ class ServerSession:
             yield OUT, b"BAD %s\r\n" % str(exc).encode("utf-8", "surrogateescape")
         except No as exc:
             yield OUT, b"NO %s\r\n" % str(exc).encode("utf-8", "surrogateescape")
+        except Exception as exc:       # never crash: the transaction has rolled back
+            yield OUT, b"NO %s failed: %s\r\n" % (command.encode(), str(exc).encode(
+                "utf-8", "replace").replace(b"\r", b" ").replace(b"\n", b" "))
 
     @staticmethod
     def _split(line):

@@ -346,7 +346,7 @@ class Store:
     def activate_sieve(self, user: str, name: str | None) -> None:
         if name is not None and self.sieve_script(user, name) is None:
             raise StoreError("No such script")
-        self.db.execute("UPDATE sieve SET active = (name = ?) WHERE user = ?", (name, user))
+        self.db.execute("UPDATE sieve SET active = COALESCE(name = ?, 0) WHERE user = ?", (name, user))
 
     def delete_sieve(self, user: str, name: str) -> None:
         if self.db.execute("DELETE FROM sieve WHERE user = ? AND name = ?",

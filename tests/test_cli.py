@@ -1,0 +1,150 @@
+"""The one-shot client as a user runs it: real processes, the demo pair, exec: targets."""
+
+import json
+import os
+import sys
+
+from conftest import syncsh
+
+
+def test_version():
+    proc = syncsh("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith(b"syncsh ")
+
+
+def test_user_some_on_the_demo_renders_the_mailbox_and_its_ten_messages():
+    proc = syncsh("demo:cyrus-2", "-c", "user_some dpc22 user.dpc22", "--format", "table")
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr
+    assert "6b98205c796c6c61" in out and "uidlast" in out and "4151" in out
+    assert "2003-09-07 14:35:05 UTC" in out
+    assert out.count("0101003f4c56b0") == 9 and "000000000000000000000000" in out
+    assert "dpc22" in out and "lrswipcda" in out and "anonymous" in out
+    assert "10 message(s)" in out
+
+
+def test_piped_output_is_the_raw_wire_lines():
+    proc = syncsh("-c", "user_some dpc22 user.dpc22", "demo:cyrus-2")
+    lines = proc.stdout.decode().splitlines()
+    assert lines[0] == "* Sync Server v0.0 [EXPERIMENTAL]"
+    assert lines[1] == '** 6b98205c796c6c61 user.dpc22 "dpc22\tlrswipcda\tanonymous\t0\t" 4151 1062945305'
+    assert lines[-1] == "OK User_Some finished" and len(lines) == 13
+
+
+def test_json_lines():
+    proc = syncsh("demo:cyrus-2", "--format", "json", "-c", "user_some dpc22 user.dpc22",
+                  "-c", "select user.dpc22")
+    objects = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    types = [o["type"] for o in objects]
+    assert types.count("message") == 10 and types[0] == "banner"
+    box = next(o for o in objects if o["type"] == "mailbox")
+    assert box["acl_entries"] == [["dpc22", "lrswipcda"], ["anonymous", "0"]]
+    assert objects[-1]["select"] == {"uniqueid": "6b98205c796c6c61", "uidlast": 4151,
+                                     "seen_lastchange": 1062945305}
+
+
+def test_exit_status_1_on_no_or_bad_and_every_command_runs(tmp_path):
+    script = tmp_path / "cmds"
+    script.write_text("# a comment\nuser dpc22\nselect user.nope\nquota user.dpc22\n")
+    proc = syncsh("demo:cyrus-2", "-f", str(script), "-c", "bogus")
+    out = proc.stdout.decode().splitlines()
+    assert proc.returncode == 1
+    assert out[1:] == ["OK Locked dpc22", 'NO Failed to select mailbox "user.nope": '
+                       "Mailbox does not exist", "OK 100000", "BAD Unrecognized command"]
+
+
+def test_commands_from_stdin():
+    proc = syncsh("demo:cyrus-2", "-f", "-", input=b"user dpc22\nenduser\n")
+    assert proc.returncode == 0
+    assert proc.stdout.decode().splitlines()[1:] == ["OK Locked dpc22",
+                                                     "OK [CONTINUE] Unlocked dpc22"]
+
+
+def test_writes_go_through_on_demo_targets():
+    proc = syncsh("demo:cyrus-2", "-c", "user dpc22", "-c", "addsub user.dpc22.x")
+    assert proc.returncode == 0 and b"OK Addsub completed" in proc.stdout
+
+
+def exec_target(tmp_path):
+    from syncsh import demo
+    demo.init(str(tmp_path / "p"))
+    store = tmp_path / "p" / "cyrus-2"
+    return f"exec:{sys.executable} -m syncsh server --store {store}"
+
+
+def test_guard_rail_refuses_writes_on_other_targets_in_one_shot_mode(tmp_path):
+    target = exec_target(tmp_path)
+    proc = syncsh(target, "-c", "user dpc22", "-c", "addsub user.dpc22.x")
+    assert proc.returncode == 2
+    assert proc.stdout == b""                        # nothing was sent, not even the read
+    assert proc.stderr.decode().strip().splitlines() == [
+        f"syncsh: refused: ADDSUB writes to {target}; pass --allow-writes to send it"]
+    proc = syncsh(target, "--allow-writes", "-c", "user dpc22", "-c", "addsub user.dpc22.x")
+    assert proc.returncode == 0 and b"OK Addsub completed" in proc.stdout
+    proc = syncsh(target, "-c", "frobnicate")        # unknown: treated as a write
+    assert proc.returncode == 2 and b"refused" in proc.stderr
+
+
+def test_read_only_refuses_every_write_even_on_demo():
+    proc = syncsh("demo:cyrus-2", "--read-only", "-c", "user dpc22", "-c", "expunge 1")
+    assert proc.returncode == 2
+    assert b"--read-only" in proc.stderr and proc.stdout == b""
+    proc = syncsh("demo:cyrus-2", "--read-only", "--allow-writes", "-c", "user dpc22")
+    assert proc.returncode == 2 and b"not allowed with" in proc.stderr
+
+
+def test_input_that_would_desynchronise_the_server_is_never_sent():
+    for command in ("setflags 4140 (hello", 'select "user.dpc22', "user_some dpc22",
+                    "upload_sieve x 1 {5}"):
+        proc = syncsh("demo:cyrus-2", "-c", command)
+        assert proc.returncode == 2, command
+        assert len(proc.stderr.decode().strip().splitlines()) == 1
+
+
+def test_a_silent_server_ends_in_exit_2_not_a_hang(tmp_path):
+    fake = tmp_path / "silent.py"
+    fake.write_text("import sys, time\nsys.stdout.write('* Sync Server v0.0 [EXPERIMENTAL]\\r\\n')\n"
+                    "sys.stdout.flush()\ntime.sleep(60)\n")
+    proc = syncsh(f"exec:{sys.executable} {fake}", "--timeout", "0.5", "-c", "user dpc22",
+                  timeout=20)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip() == f"syncsh: no reply from exec:{sys.executable} {fake} within 0.5s"
+
+
+def test_a_dead_server_and_a_missing_program_are_one_line_errors(tmp_path):
+    proc = syncsh("exec:/bin/true", "-c", "user dpc22")
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip() == "syncsh: the server closed the connection"
+    proc = syncsh("exec:/nonexistent/sync_server", "-c", "user dpc22")
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
+    assert b"Traceback" not in proc.stderr
+
+
+def test_bad_targets_and_options_are_usage_errors():
+    for args in (["nowhere", "-c", "x"], ["demo:cyrus-9", "-c", "x"], ["exec:", "-c", "x"],
+                 ["exec:'unbalanced", "-c", "x"], ["--format", "xml", "-c", "x"]):
+        proc = syncsh(*args)
+        assert proc.returncode == 2, args
+        assert len(proc.stderr.decode().strip().splitlines()) == 1, proc.stderr
+
+
+def test_server_cli_and_demo_commands(tmp_path):
+    proc = syncsh("demo", "init", str(tmp_path / "d"))
+    assert proc.returncode == 0
+    assert os.path.exists(tmp_path / "d" / "cyrus-1" / "store.sqlite3")
+    proc = syncsh("server", "--store", str(tmp_path / "fresh"), input=b"QUOTA x\r\nEXIT\r\n")
+    assert proc.stdout == b"* Sync Server v0.0 [EXPERIMENTAL]\r\nOK 0\r\nOK Finished\r\n"
+    proc = syncsh("server", "--store", str(tmp_path / "d" / "cyrus-2"), "--dialect", "2005",
+                  input=b"USER dpc22\r\nSELECT user.dpc22\r\n")
+    lines = proc.stdout.split(b"\r\n")
+    assert b"Cyrus sync server 2.2" in lines[0]
+    assert lines[2] == b"OK 6b98205c796c6c61 4151 1062945305 4151"
+
+
+def test_demo_reset_restores_the_pair():
+    syncsh("demo:cyrus-2", "-c", "user dpc22", "-c", "select user.dpc22", "-c", "expunge 1")
+    proc = syncsh("demo:cyrus-2", "-c", "user dpc22", "-c", "select user.dpc22", "-c", "status")
+    assert b"* 1 000000000000000000000000" not in proc.stdout
+    assert syncsh("demo", "reset").returncode == 0
+    proc = syncsh("demo:cyrus-2", "-c", "user dpc22", "-c", "select user.dpc22", "-c", "status")
+    assert b"* 1 000000000000000000000000" in proc.stdout
