@@ -81,7 +81,7 @@ class Session:
                 self.banner = event
                 return event
 
-    def execute(self, line: str):
+    def execute(self, line: str | bytes):
         """Send one command; yield its reply events, the last being Done."""
         if self.closed:
             raise ConnectionLost("the connection is closed")
@@ -105,12 +105,14 @@ class Session:
                 return
             yield event
 
-    def run(self, line: str) -> tuple[list, Done]:
+    def run(self, line: str | bytes) -> tuple[list, Done]:
         events = list(self.execute(line))
         return events[:-1], events[-1]
 
-    def _track(self, line: str, done: Done) -> None:
+    def _track(self, line, done: Done) -> None:
         """Mirror the server's session state."""
+        if isinstance(line, bytes):
+            line = line[:1024].decode("utf-8", "surrogateescape")
         words = line.split()
         word = words[0].upper() if words else ""
         if word == "EXIT":

@@ -145,12 +145,15 @@ class ClientConnection:
             raise ProtocolError("cannot send before the server's greeting")
         if self.in_flight is not None:
             raise ProtocolError(f"{self.in_flight} is still waiting for its reply")
-        data = line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
+        # A typed line may come with its newline; built commands (bytes) are sent as given,
+        # and a literal at the end of one may itself end in CRLF: always terminate.
+        data = line if isinstance(line, bytes) else \
+            line.rstrip("\r\n").encode("utf-8", "surrogateescape")
         word = data.split(b" ", 1)[0].split(b"\r", 1)[0].decode("ascii", "replace").upper()
         self.in_flight = word or "?"
         spec = commands.LEGACY.get(word) if self.dialect in (SEED, Y2005) else None
         self.reading = spec.replies if spec else None     # how "*" lines will be read
-        return data if data.endswith(CRLF) else data + CRLF
+        return data + CRLF
 
     def send_continuation(self, text: str = "") -> bytes:
         return text.encode() + CRLF

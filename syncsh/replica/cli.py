@@ -1,0 +1,77 @@
+"""``syncsh replicate``: the documented dialect's sync_client, as Cambridge's replicate ran it."""
+
+from __future__ import annotations
+
+import sys
+
+from syncsh.errors import SyncshError, UsageError
+
+
+def parser():
+    from syncsh.cli import _Parser
+    p = _Parser(prog="syncsh replicate",
+                description="Make a replica equal to a master store, printing what it sends.")
+    p.add_argument("--master", required=True, metavar="STORE", help="the master's store directory")
+    p.add_argument("-s", dest="target", required=True, metavar="TARGET",
+                   help="the replica: any target (demo:NAME, exec:COMMAND, …)")
+    p.add_argument("-v", dest="verbosity", action="count", default=0,
+                   help="-v: the client's lines; -v -v: and the server's trace")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("-m", dest="mailboxes", nargs="+", metavar="MAILBOX",
+                      help="mailbox mode: these mailboxes")
+    mode.add_argument("-u", dest="users", nargs="+", metavar="USER",
+                      help="user mode: everything of these users")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the writes it would send; send none")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
+    p.add_argument("--debug", action="store_true")
+    return p
+
+
+def _line(stream):
+    def write(text: str) -> None:
+        stream.write(text + "\n")
+        stream.flush()
+    return write
+
+
+def run(argv: list[str]) -> int:
+    import os
+    args = parser().parse_args(argv)
+    if not os.path.exists(os.path.join(args.master, "store.sqlite3")):
+        raise UsageError(f"no master store at {args.master}")
+    from syncsh.replica.engine import ReplicationFailed, Replicator
+    from syncsh.replica.master import MasterStore
+    from syncsh.session import Session
+    from syncsh.targets import parse_target
+
+    target = parse_target(args.target)
+    say = _line(sys.stdout)
+    transport = target.open(on_stderr=_line(sys.stderr),
+                            server_verbosity=2 if args.verbosity >= 2 else 0)
+    session = Session(transport, timeout=args.timeout, target=target.text)
+    master = MasterStore(args.master)
+    status = 0
+    try:
+        session.open()
+        engine = Replicator(master, session, verbosity=args.verbosity, dry_run=args.dry_run,
+                            say=say, sent=say)
+        try:
+            if args.mailboxes:
+                engine.replicate_mailboxes(args.mailboxes)
+            else:
+                for user in args.users:
+                    try:
+                        engine.user_mode_user(user)
+                    except ReplicationFailed as exc:
+                        print(f"syncsh replicate: {user}: {exc}", file=sys.stderr)
+                        status = 1
+        except ReplicationFailed as exc:
+            print(f"syncsh replicate: {exc}", file=sys.stderr)
+            status = 1
+        if args.dry_run:
+            print(f"(dry run: {engine.unsent} command(s) not sent)", file=sys.stderr)
+    finally:
+        master.close()
+        session.close()
+    return status
