@@ -60,7 +60,8 @@ def _add_client_options(p: argparse.ArgumentParser) -> None:
 
 def client_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="syncsh", description="A console for the Cyrus IMAP replication protocol.",
-                epilog="Other commands: syncsh server | demo | replicate  (each with --help)")
+                epilog="Other commands: syncsh server | demo | replicate | replay | record "
+                       "(each with --help)")
     p.add_argument("--version", action="version", version=f"syncsh {__version__}")
     p.add_argument("target", nargs="?", help=f"demo:NAME or exec:COMMAND (default {DEFAULT_TARGET})")
     p.add_argument("-c", dest="c", action=_Ordered, metavar="COMMAND",
@@ -231,4 +232,15 @@ def cmd_replicate(argv: list[str]) -> int:
     return run(argv)
 
 
-SUBCOMMANDS = {"server": cmd_server, "demo": cmd_demo, "replicate": cmd_replicate}
+def cmd_replay(argv: list[str]) -> int:
+    from syncsh.transcript.cli import run_replay
+    return run_replay(argv)
+
+
+def cmd_record(argv: list[str]) -> int:
+    from syncsh.transcript.cli import run_record
+    return run_record(argv)
+
+
+SUBCOMMANDS = {"server": cmd_server, "demo": cmd_demo, "replicate": cmd_replicate,
+               "replay": cmd_replay, "record": cmd_record}

@@ -17,6 +17,7 @@ META = [
     ("\\format", "\\format table|raw|json"),
     ("\\trace", "\\trace on|off: both directions with timings"),
     ("\\history", "show this session's commands"),
+    ("\\record", "\\record FILE | \\record off: write the session as a transcript"),
     ("\\quit", "leave (Ctrl-D too)"),
 ]
 
@@ -117,6 +118,7 @@ class Console:
         self.input = input
         self.output = output
         self.out = sys.stdout
+        self.recorder = None
 
     # ------------------------------------------------------------------ connection
     def connect(self, target) -> None:
@@ -190,17 +192,20 @@ class Console:
             return
         self.commands_run.append(line)
         renderer = self._renderer()
+        reply: list[str] = []
+        hooks = []
         if self.trace:
             start = time.monotonic()
 
-            def wire(direction, raw, start=start):
+            def trace(direction, raw, start=start):
                 print(f"{time.monotonic() - start:8.4f} {direction}: "
                       f"{raw.decode('utf-8', 'replace').rstrip()}", file=sys.stderr)
-            self.session.on_wire = wire
-        elif self.fmt == "raw":
-            self.session.on_wire = renderer.wire
-        else:
-            self.session.on_wire = None
+            hooks.append(trace)
+        if self.fmt == "raw":
+            hooks.append(renderer.wire)
+        if self.recorder is not None:
+            hooks.append(lambda d, raw: d == "S" and reply.extend(_reply_lines(raw)))
+        self.session.on_wire = (lambda d, raw: [h(d, raw) for h in hooks]) if hooks else None
         events = self.session.execute(line)
         try:
             for event in events:
@@ -212,6 +217,25 @@ class Console:
             print("(output stopped; the reply was read to its end)", file=sys.stderr)
         finally:
             renderer.flush()
+            if self.recorder is not None:
+                self.recorder.command(line, reply)
+
+    def start_recording(self, path: str) -> None:
+        from syncsh.transcript.record import Recorder
+        if self.session is None or self.session.banner is None:
+            raise UsageError("not connected: nothing to record")
+        self.stop_recording()
+        try:
+            self.recorder = Recorder(path, self.target, self.session.banner)
+        except OSError as exc:
+            raise UsageError(f"cannot record to {path}: {exc.strerror}") from None
+        print(f"recording to {path}", file=sys.stderr)
+
+    def stop_recording(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+            print(f"recorded {self.recorder.path}", file=sys.stderr)
+            self.recorder = None
 
     def meta(self, line: str) -> None:
         word, _, rest = line.partition(" ")
@@ -225,6 +249,7 @@ class Console:
             if not rest:
                 raise UsageError("\\connect TARGET")
             lost = self.describe_loss()
+            self.stop_recording()
             self.connect(parse_target(rest))
             if lost:
                 print(lost, file=sys.stderr)
@@ -235,6 +260,13 @@ class Console:
         elif word == "\\trace":
             self.trace = rest != "off"
             print(f"trace {'on' if self.trace else 'off'}", file=sys.stderr)
+        elif word == "\\record":
+            if not rest:
+                raise UsageError("\\record FILE | \\record off")
+            if rest == "off":
+                self.stop_recording()
+            else:
+                self.start_recording(rest)
         elif word == "\\history":
             for i, cmd in enumerate(self.commands_run, 1):
                 print(f"{i:4}  {cmd}")
@@ -275,7 +307,12 @@ class Console:
             print(f"  {name:<{width}}   {summary}")
 
 
-def run_repl(target, args, *, input=None, output=None) -> int:
+def _reply_lines(raw: bytes) -> list[str]:
+    text = raw.decode("utf-8", "surrogateescape")
+    return (text[:-2] if text.endswith("\r\n") else text).split("\r\n")
+
+
+def run_repl(target, args, *, input=None, output=None, record: str | None = None) -> int:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
     from prompt_toolkit.styles import Style
@@ -299,6 +336,8 @@ def run_repl(target, args, *, input=None, output=None) -> int:
         enable_history_search=False,
         input=input, output=output,
     )
+    if record is not None:
+        console.start_recording(record)
     completer = SyncCompleter(C.LEGACY, _learnt(console), _StateView(console), META)
     prompt.completer = completer
     prompt.key_bindings = make_key_bindings(completer)
@@ -335,6 +374,7 @@ def run_repl(target, args, *, input=None, output=None) -> int:
         except SyncshError as exc:
             print(f"syncsh: {exc}", file=sys.stderr)
         completer.learnt = _learnt(console)
+    console.stop_recording()
     if console.session is not None:
         console.session.close()
     return 0

@@ -1,0 +1,98 @@
+"""``syncsh replay`` and ``syncsh record``."""
+
+from __future__ import annotations
+
+import sys
+
+from syncsh.errors import UsageError
+
+
+def _host_mapping(items) -> dict[str, str]:
+    hosts = {}
+    for item in items or []:
+        name, sep, target = item.partition("=")
+        if not sep or not name or not target:
+            raise UsageError(f"--host {item!r}: expected NAME=TARGET")
+        hosts[name] = target
+    return hosts
+
+
+def run_replay(argv: list[str]) -> int:
+    from syncsh.cli import _Parser
+    p = _Parser(prog="syncsh replay", description="Replay transcripts, checking every S: line.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--host", action="append", metavar="NAME=TARGET",
+                   help="where `$ ssh … NAME` goes (demo names get a private pair otherwise)")
+    p.add_argument("--format", choices=("text", "junit"), default="text")
+    p.add_argument("--update", action="store_true",
+                   help="rewrite each transcript with what actually came back")
+    p.add_argument("--stop-on-fail", action="store_true")
+    p.add_argument("--allow-writes", action="store_true",
+                   help="let writes through to non-demo targets")
+    p.add_argument("--lint", action="store_true", help="report transcript defects; run nothing")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
+    p.add_argument("-v", "--verbose", action="store_true", help="list passed steps too")
+    p.add_argument("--debug", action="store_true")
+    args = p.parse_args(argv)
+    if args.lint:
+        return run_lint(args.files)
+    from syncsh.transcript.replay import Replayer
+    from syncsh.transcript.report import exit_status, junit_report, text_report
+    replayer = Replayer(hosts=_host_mapping(args.host), allow_writes=args.allow_writes,
+                        stop_on_fail=args.stop_on_fail, timeout=args.timeout)
+    results = []
+    for path in args.files:
+        result = replayer.run_file(path)
+        results.append(result)
+        if args.update and result.transcript is not None and not result.error:
+            _update(path, result)
+        if args.stop_on_fail and result.status != "passed":
+            break
+    if args.format == "junit":
+        sys.stdout.write(junit_report(results))
+    else:
+        for line in text_report(results, verbose=args.verbose):
+            print(line)
+    return 0 if args.update and exit_status(results) == 1 else exit_status(results)
+
+
+def _update(path: str, result) -> None:
+    from syncsh.transcript.parse import is_document
+    from syncsh.transcript.update import updated_text
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        original = handle.read()
+    if is_document(original):
+        print(f"{path}: a document is not rewritten by --update", file=sys.stderr)
+        return
+    with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
+        handle.write(updated_text(result, original))
+
+
+def run_lint(paths: list[str]) -> int:
+    from syncsh.transcript.lint import lint
+    from syncsh.transcript.parse import TranscriptError, parse
+    status = 0
+    for path in paths:
+        try:
+            problems = lint(parse(path))
+        except TranscriptError as exc:
+            print(f"syncsh: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        for number, text in problems:
+            print(f"{path}:{number}: {text}")
+        if problems:
+            status = max(status, 1)
+    return status
+
+
+def run_record(argv: list[str]) -> int:
+    from syncsh.cli import _Parser, _add_client_options
+    p = _Parser(prog="syncsh record", description="Open the REPL on TARGET, recording to FILE.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("target", metavar="TARGET")
+    _add_client_options(p)
+    args = p.parse_args(argv)
+    from syncsh.repl.app import run_repl
+    from syncsh.targets import parse_target
+    return run_repl(parse_target(args.target), args, record=args.file)

@@ -1,0 +1,114 @@
+"""Transcript defects found without running anything: a client line labelled S:, a reply
+that cannot follow its command, unbalanced quotes or parentheses."""
+
+from __future__ import annotations
+
+from syncsh.protocol import commands
+from syncsh.transcript.match import ELLIPSIS, normalise
+from syncsh.transcript.parse import Line, Step, Transcript, wire_complete
+
+_REPLY_STARTS = ("*", "+", "OK", "NO", "BAD")
+
+
+def _first_word(text: str) -> str:
+    return normalise(text).split(" ", 1)[0]
+
+
+def looks_like_client_line(text: str) -> bool:
+    word = _first_word(text)
+    return not word.startswith(_REPLY_STARTS) and \
+        commands.lookup(commands.LEGACY, word) is not None
+
+
+def logical(lines: list[Line]) -> list[Line]:
+    """Reply lines as the framer reads them: the S: lines after a {n+} are the literal's
+    bytes and belong to the line that announced it.  Elided lines end a literal too."""
+    out: list[Line] = []
+    pending: Line | None = None
+    for line in lines:
+        if pending is not None:
+            if normalise(line.text) == ELLIPSIS:
+                out.append(pending)
+                pending = None
+            else:
+                pending = Line(pending.number, "S", pending.text + "\r\n" + line.text, pending.raw)
+                if wire_complete(pending.text):
+                    out.append(pending)
+                    pending = None
+                continue
+        if not wire_complete(line.text) and not normalise(line.text).endswith(ELLIPSIS):
+            pending = line
+        else:
+            out.append(line)
+    if pending is not None:
+        out.append(pending)
+    return out
+
+
+def _head(line: Line) -> Line:
+    """The part of a logical line before its first literal."""
+    return Line(line.number, line.kind, line.text.split("\r\n", 1)[0], line.raw)
+
+
+def lint(transcript: Transcript) -> list[tuple[int, str]]:
+    problems: list[tuple[int, str]] = []
+    for step in transcript.steps:
+        first = step.command.text.split("\r\n", 1)[0]
+        if not step.is_shell:
+            problem = commands.unbalanced(first)
+            if problem:
+                problems.append((step.command.number, f"unbalanced client line: {problem}"))
+        if step.is_shell:
+            argv = first[1:].split()
+            if argv and argv[0] == "ssh":
+                problems += _server_lines(step, after_banner=True)
+            continue
+        problems += _server_lines(step, after_banner=False)
+        problems += _reply_shape(step, first)
+    return sorted(problems)
+
+
+def _server_lines(step: Step, *, after_banner: bool) -> list[tuple[int, str]]:
+    problems = []
+    for i, line in enumerate(map(_head, logical(step.expected))):
+        text = normalise(line.text)
+        if after_banner and i == 0:
+            continue
+        if text == ELLIPSIS or text.startswith("..."):
+            continue
+        if looks_like_client_line(text):
+            problems.append((line.number, f"a client line labelled S: ({_first_word(text)} "
+                                          "is a command; write it as C:)"))
+        elif not text.startswith(_REPLY_STARTS):
+            problems.append((line.number, "not a server line (replies start with *, +, OK, "
+                                          "NO or BAD)"))
+        elif not text.endswith(ELLIPSIS):
+            problem = commands.unbalanced(text)
+            if problem:
+                problems.append((line.number, f"unbalanced server line: {problem}"))
+    return problems
+
+
+def _reply_shape(step: Step, command_line: str) -> list[tuple[int, str]]:
+    spec = commands.lookup(commands.LEGACY, commands.command_word(command_line))
+    problems = []
+    final_seen = None
+    for line in map(_head, logical(step.expected)):
+        text = normalise(line.text)
+        word = _first_word(text)
+        if text == ELLIPSIS:
+            continue
+        if final_seen is not None:
+            problems.append((line.number, f"a reply line after the final {final_seen}"))
+            continue
+        if word in ("OK", "NO", "BAD"):
+            final_seen = word
+        elif spec is not None and word.startswith("*"):
+            allowed = {"mailboxes": ("*", "**", "***", "****"), "messages": ("*", "**")}.get(
+                spec.replies, ("*",) if spec.replies else ())
+            if word not in allowed:
+                problems.append((line.number, f"{spec.name} does not answer with {word} lines"))
+    if step.expected and final_seen is None and normalise(step.expected[-1].text) != ELLIPSIS \
+            and not normalise(step.expected[-1].text).endswith(ELLIPSIS):
+        problems.append((step.expected[-1].number, "the reply has no final OK, NO or BAD"))
+    return problems

@@ -1,0 +1,209 @@
+"""Reading transcripts: the document's own notation, and the few directives replay needs.
+
+    # annotation                      kept, never checked
+    C: command                        what the client sent (C: $ … is a shell line)
+    S: reply line                     what appeared on the terminal
+    S: start of a long line \\         a trailing backslash continues on the next S: line
+    %host NAME = TARGET               where `$ ssh … NAME …` goes
+    %master NAME                      whose store `$ replicate` reads (default cyrus-1)
+    %setup demo                       a fresh demo pair (the default)
+    %setup replay FILE                first replay FILE on the same pair
+    %setup move-message NAME UID MAILBOX   on NAME's store, move a message into a new folder
+
+Any other line (prose in a document) is kept as an annotation.  Documents in
+reStructuredText are read by taking their ``::`` literal blocks.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass, field
+
+from syncsh.errors import SyncshError
+
+
+class TranscriptError(SyncshError):
+    """A transcript that cannot be read; carries the file and line."""
+
+
+@dataclass
+class Line:
+    number: int          # 1-based, in the file it came from
+    kind: str            # "C", "S", "#", "%", "text", "blank"
+    text: str            # after the "C: " / "S: " prefix
+    raw: str             # the whole line as written
+
+
+@dataclass
+class Step:
+    command: Line
+    expected: list[Line] = field(default_factory=list)     # continuations joined
+    source: list[int] = field(default_factory=list)        # file lines of its S: lines
+
+    @property
+    def is_shell(self) -> bool:
+        return self.command.text.startswith("$")
+
+    @property
+    def shell(self) -> list[str]:
+        import shlex
+        try:
+            return shlex.split(self.command.text[1:])
+        except ValueError as exc:
+            raise TranscriptError(f"line {self.command.number}: {exc}") from None
+
+
+@dataclass
+class Transcript:
+    path: str
+    lines: list[Line]
+    steps: list[Step]
+    hosts: dict[str, str] = field(default_factory=dict)
+    master: str = "cyrus-1"
+    setup: list[tuple[int, list[str]]] = field(default_factory=list)
+
+
+# The prefix stands in the first column: the document's legend ("  C: Command issued by
+# client"), indented further, is prose.
+_PREFIX = re.compile(r"^([CS]):(?: ?)(.*)$")
+
+
+def classify(number: int, raw: str) -> Line:
+    stripped = raw.strip()
+    match = _PREFIX.match(raw)
+    if match:
+        return Line(number, match.group(1), match.group(2).rstrip("\r"), raw)
+    if not stripped:
+        return Line(number, "blank", "", raw)
+    if stripped.startswith("#"):
+        return Line(number, "#", stripped, raw)
+    if stripped.startswith("%"):
+        return Line(number, "%", stripped[1:].strip(), raw)
+    return Line(number, "text", stripped, raw)
+
+
+def literal_blocks(text: str) -> list[tuple[int, str]]:
+    """The ``::`` literal blocks of a reStructuredText document: (first line number, text)."""
+    lines = text.split("\n")
+    blocks = []
+    i = 0
+    while i < len(lines):
+        if lines[i].rstrip().endswith("::") and not lines[i].lstrip().startswith(".."):
+            j = i + 1
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            start = j
+            indent = None
+            while j < len(lines) and (not lines[j].strip() or
+                                      len(lines[j]) - len(lines[j].lstrip()) > 0):
+                if lines[j].strip():
+                    width = len(lines[j]) - len(lines[j].lstrip())
+                    indent = width if indent is None else min(indent, width)
+                j += 1
+            if indent:
+                body = textwrap.dedent("\n".join(lines[start:j]))
+                blocks.append((start + 1, body))
+            i = j
+        else:
+            i += 1
+    return blocks
+
+
+def is_document(text: str) -> bool:
+    """A reStructuredText document rather than a plain transcript."""
+    return bool(re.search(r"::\s*$", text, re.M)) and not re.search(r"^\s*%", text, re.M) and \
+        not re.match(r"\s*(C|S|#|%)", text)
+
+
+def read_lines(path: str, text: str) -> list[Line]:
+    if is_document(text):
+        lines = []
+        for first, block in literal_blocks(text):
+            for offset, raw in enumerate(block.split("\n")):
+                lines.append(classify(first + offset, raw))
+        return lines
+    return [classify(i + 1, raw) for i, raw in enumerate(text.split("\n"))]
+
+
+def parse(path: str, text: str | None = None) -> Transcript:
+    if text is None:
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise TranscriptError(f"{path}: {exc.strerror}") from None
+    lines = read_lines(path, text)
+    transcript = Transcript(path, lines, [])
+    step: Step | None = None
+    pending: Line | None = None      # an S: line continued with a backslash
+    for line in lines:
+        if line.kind == "%":
+            _directive(transcript, line)
+            continue
+        if line.kind == "C":
+            if pending is not None:
+                raise TranscriptError(f"{path}:{pending.number}: a continued S: line "
+                                      "has no continuation")
+            if step is not None and not step.is_shell and not step.expected and \
+                    not wire_complete(step.command.text):
+                # the command announced a literal: these C: lines are its bytes, CRLF apart
+                step.command = Line(step.command.number, "C",
+                                    step.command.text + "\r\n" + line.text, step.command.raw)
+                continue
+            step = Step(line)
+            transcript.steps.append(step)
+            continue
+        if line.kind != "S":
+            continue
+        if step is None:
+            raise TranscriptError(f"{path}:{line.number}: an S: line before any C: line")
+        step.source.append(line.number)
+        text_now = line.text
+        if pending is not None:
+            text_now = pending.text + " " + text_now.lstrip()
+            line = Line(pending.number, "S", text_now, pending.raw)
+            pending = None
+        if text_now.endswith("\\") and not text_now.endswith("\\\\"):
+            pending = Line(line.number, "S", text_now[:-1].rstrip(), line.raw)
+            continue
+        step.expected.append(line)
+    if pending is not None:
+        raise TranscriptError(f"{path}:{pending.number}: a continued S: line has no continuation")
+    return transcript
+
+
+def wire_complete(text: str) -> bool:
+    """Whether a command written over C: lines is a whole logical line yet."""
+    from syncsh.protocol.wire import Framer
+    framer = Framer()
+    framer.feed(text.encode("utf-8", "surrogateescape") + b"\r\n")
+    return framer.next_item() is not None and framer.pending == 0
+
+
+def _directive(transcript: Transcript, line: Line) -> None:
+    words = line.text.split()
+    where = f"{transcript.path}:{line.number}"
+    if not words:
+        raise TranscriptError(f"{where}: empty directive")
+    name, args = words[0], words[1:]
+    if name == "host":
+        text = " ".join(args)
+        host, sep, target = text.partition("=")
+        if not sep or not host.strip() or not target.strip():
+            raise TranscriptError(f"{where}: %host NAME = TARGET")
+        transcript.hosts[host.strip()] = target.strip()
+    elif name == "master":
+        if len(args) != 1:
+            raise TranscriptError(f"{where}: %master NAME")
+        transcript.master = args[0]
+    elif name == "setup":
+        if not args or args[0] not in ("demo", "replay", "move-message"):
+            raise TranscriptError(f"{where}: %setup demo | replay FILE | "
+                                  "move-message NAME UID MAILBOX")
+        if args[0] == "replay" and len(args) != 2 or \
+                args[0] == "move-message" and (len(args) != 4 or not args[2].isdigit()):
+            raise TranscriptError(f"{where}: %setup {args[0]}: wrong arguments")
+        transcript.setup.append((line.number, args))
+    else:
+        raise TranscriptError(f"{where}: unknown directive %{name}")

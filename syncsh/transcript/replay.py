@@ -1,0 +1,285 @@
+"""Replaying transcripts as scripted sessions: every S: line is checked against what really
+came back.  The I/O lives here; matching is in match.py, reporting in report.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+
+from syncsh.errors import ConnectionLost, SyncshError
+from syncsh.protocol import commands
+from syncsh.transcript import match
+from syncsh.transcript.parse import Step, Transcript, TranscriptError, parse
+
+DEMO_NAMES = ("cyrus-1", "cyrus-2")
+PASSED, FAILED, ERROR = "passed", "failed", "error"
+
+# ssh options that take an argument (OpenSSH's ssh(1))
+_SSH_ARG_OPTIONS = set("BbcDEeFIiJLlmOoPpQRSWw")
+
+
+@dataclass
+class StepResult:
+    step: Step
+    status: str
+    actual: list[str] = field(default_factory=list)
+    diff: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass
+class FileResult:
+    path: str
+    steps: list[StepResult] = field(default_factory=list)
+    error: str = ""
+    transcript: Transcript | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error or any(s.status == ERROR for s in self.steps):
+            return ERROR
+        return FAILED if any(s.status == FAILED for s in self.steps) else PASSED
+
+
+class Unreplayable(SyncshError):
+    pass
+
+
+def ssh_host(argv: list[str]) -> str:
+    """The HOST of ``ssh [options] [user@]HOST [command …]``."""
+    i = 1
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            i += 1
+            break
+        if word.startswith("-") and len(word) > 1:
+            letters = word[1:]
+            for k, letter in enumerate(letters):
+                if letter in _SSH_ARG_OPTIONS:
+                    if k == len(letters) - 1:
+                        i += 1          # the argument is the next word
+                    break
+            i += 1
+            continue
+        break
+    if i >= len(argv):
+        raise Unreplayable("ssh without a host")
+    return argv[i].rsplit("@", 1)[-1]
+
+
+class Replayer:
+    def __init__(self, *, hosts: dict[str, str] | None = None, allow_writes: bool = False,
+                 stop_on_fail: bool = False, timeout: float = 30.0) -> None:
+        self.host_overrides = dict(hosts or {})
+        self.allow_writes = allow_writes
+        self.stop_on_fail = stop_on_fail
+        self.timeout = timeout
+
+    # ------------------------------------------------------------------ files
+
+    def run_file(self, path: str) -> FileResult:
+        result = FileResult(path)
+        try:
+            transcript = parse(path)
+        except TranscriptError as exc:
+            result.error = str(exc)
+            return result
+        result.transcript = transcript
+        run = _Run(self, transcript)
+        try:
+            run.setup(os.path.dirname(path))
+            for step in transcript.steps:
+                outcome = run.step(step)
+                result.steps.append(outcome)
+                if outcome.status == ERROR or (outcome.status == FAILED and self.stop_on_fail):
+                    break
+        except SyncshError as exc:
+            result.error = str(exc)
+        finally:
+            run.close()
+        return result
+
+
+class _Run:
+    """One transcript's replay: its private demo pair, its connection, its captures."""
+
+    def __init__(self, replayer: Replayer, transcript: Transcript, private_dir: str | None = None):
+        self.r = replayer
+        self.t = transcript
+        self.private = private_dir
+        self.owns_private = private_dir is None
+        self.session = None
+        self.target = None
+        self.captures: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ targets
+    def private_pair(self) -> str:
+        if self.private is None:
+            from syncsh import demo
+            self.private = tempfile.mkdtemp(prefix="syncsh-replay-")
+            demo.init(self.private)
+        return self.private
+
+    def target_for(self, host: str):
+        from syncsh.targets import parse_target
+        if host in self.r.host_overrides:
+            return parse_target(self.r.host_overrides[host])
+        text = self.t.hosts.get(host) or (f"demo:{host}" if host in DEMO_NAMES else None)
+        if text is None:
+            raise Unreplayable(f"no target for host {host!r} (use --host {host}=TARGET)")
+        if text.startswith("demo:"):
+            return parse_target(text, demo_dir=self.private_pair())
+        return parse_target(text)
+
+    def store_of(self, host: str) -> str:
+        target = self.target_for(host)
+        if target.store is None:
+            raise Unreplayable(f"{host} is not a store this machine holds ({target.text})")
+        return target.store
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, directory: str) -> None:
+        for number, args in self.t.setup:
+            if args[0] == "demo":
+                self.private_pair()
+            elif args[0] == "replay":
+                path = os.path.join(directory, args[1])
+                inner_t = parse(path)
+                inner = _Run(self.r, inner_t, self.private_pair())
+                inner.owns_private = False
+                try:
+                    inner.setup(os.path.dirname(path))
+                    for step in inner_t.steps:
+                        outcome = inner.step(step)
+                        if outcome.status != PASSED:
+                            raise Unreplayable(f"{self.t.path}:{number}: setup {args[1]} "
+                                               f"failed at line {step.command.number}")
+                finally:
+                    inner.close()
+            elif args[0] == "move-message":
+                from syncsh import demo
+                _, host, uid, folder = args
+                demo.move_to_new_folder(self.store_of(host), int(uid), folder)
+
+    # ------------------------------------------------------------------ steps
+    def step(self, step: Step) -> StepResult:
+        try:
+            if step.is_shell:
+                self.end_connection()
+                argv = step.shell
+                if not argv:
+                    raise Unreplayable("an empty shell line")
+                if argv[0] == "ssh":
+                    actual = self.connect(ssh_host(argv))
+                elif argv[0] in ("replicate", "syncsh") and "replicate" in argv[:2]:
+                    actual = self.replicate(argv[argv.index("replicate") + 1:])
+                else:
+                    raise Unreplayable(f"cannot replay the shell line `{step.command.text[1:].strip()}`")
+            else:
+                actual = self.protocol(step.command.text)
+        except (Unreplayable, TranscriptError) as exc:
+            return StepResult(step, ERROR, message=str(exc))
+        except SyncshError as exc:
+            return StepResult(step, ERROR, message=str(exc))
+        return self.check(step, actual)
+
+    def check(self, step: Step, actual: list[str]) -> StepResult:
+        expected = [line.text for line in step.expected]
+        captures = match.match_lines(expected, actual, self.captures)
+        if captures is not None:
+            self.captures = captures
+            return StepResult(step, PASSED, actual)
+        lines = match.diff([(line.number, line.text) for line in step.expected], actual,
+                           self.captures)
+        return StepResult(step, FAILED, actual, match.format_diff(self.t.path, lines))
+
+    def connect(self, host: str) -> list[str]:
+        from syncsh.session import Session
+        target = self.target_for(host)
+        lines: list[str] = []
+        session = Session(target.open(), timeout=self.r.timeout, target=target.text,
+                          on_wire=lambda d, raw: d == "S" and lines.extend(_lines(raw)))
+        try:
+            session.open()
+        except SyncshError:
+            session.close()
+            raise
+        self.session, self.target = session, target
+        return lines
+
+    def protocol(self, wire: str) -> list[str]:
+        if self.session is None:
+            raise Unreplayable("a protocol line before any `$ ssh` connection")
+        first = wire.split("\r\n", 1)[0]
+        if commands.is_write(commands.LEGACY, first) and not self.target.is_demo \
+                and not self.r.allow_writes:
+            raise Unreplayable(f"refused: {commands.command_word(first).upper()} writes to "
+                               f"{self.target.text}; replay it with --allow-writes")
+        lines: list[str] = []
+        self.session.on_wire = lambda d, raw: d == "S" and lines.extend(_lines(raw))
+        try:
+            for _ in self.session.execute(wire.encode("utf-8", "surrogateescape")):
+                pass
+        except ConnectionLost:
+            self.session = None
+            raise
+        return lines
+
+    def replicate(self, argv: list[str]) -> list[str]:
+        from syncsh.replica.cli import parser
+        from syncsh.replica.engine import ReplicationFailed, Replicator
+        from syncsh.replica.master import MasterStore
+        from syncsh.session import Session
+        args = parser_args(parser(), argv + ["--master", "-"])
+        target = self.target_for(args.target)
+        if not target.is_demo and not self.r.allow_writes:
+            raise Unreplayable(f"refused: replicate writes to {target.text}; "
+                               "replay it with --allow-writes")
+        out: list[str] = []
+        transport = target.open(on_stderr=out.append,
+                                server_verbosity=2 if args.verbosity >= 2 else 0)
+        session = Session(transport, timeout=self.r.timeout, target=target.text)
+        master = MasterStore(self.store_of(self.t.master))
+        try:
+            session.open()
+            engine = Replicator(master, session, verbosity=args.verbosity, say=out.append)
+            try:
+                if args.mailboxes:
+                    engine.replicate_mailboxes(args.mailboxes)
+                else:
+                    engine.replicate_users(args.users)
+            except ReplicationFailed as exc:
+                out.append(f"syncsh replicate: {exc}")
+        finally:
+            master.close()
+            session.close()
+        return out
+
+    def end_connection(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def close(self) -> None:
+        self.end_connection()
+        if self.owns_private and self.private:
+            shutil.rmtree(self.private, ignore_errors=True)
+
+
+def parser_args(parser, argv):
+    """replicate's own option parser, reading a transcript's `$ replicate` line."""
+    try:
+        args = parser.parse_args(argv)
+    except SyncshError as exc:
+        raise Unreplayable(f"replicate: {exc}") from None
+    return args
+
+
+def _lines(raw: bytes) -> list[str]:
+    text = raw.decode("utf-8", "surrogateescape")
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    return text.split("\r\n")

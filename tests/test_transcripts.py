@@ -1,0 +1,182 @@
+"""Transcripts: replay, reports, --update, lint, record."""
+
+import glob
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import ROOT, SEED, syncsh
+
+TRANSCRIPTS = sorted(glob.glob(os.path.join(ROOT, "transcripts", "*.txt")))
+
+
+def test_every_transcript_replays_green():
+    proc = syncsh("replay", *TRANSCRIPTS)
+    assert proc.returncode == 0, proc.stdout.decode()
+    assert f"{len(TRANSCRIPTS)} transcript(s): {len(TRANSCRIPTS)} passed" in proc.stdout.decode()
+
+
+def test_the_transcripts_cover_every_command_of_the_dialect():
+    from syncsh.protocol.commands import LEGACY
+    from syncsh.transcript.parse import parse
+    used = set()
+    for path in TRANSCRIPTS:
+        for step in parse(path).steps:
+            if not step.is_shell:
+                used.add(step.command.text.split(" ", 1)[0].split("\r\n")[0].upper())
+    assert set(LEGACY) - used == set()
+
+
+def test_an_altered_line_fails_with_a_diff_that_names_it(tmp_path):
+    source = open(TRANSCRIPTS[0]).read().split("\n")
+    number = next(i for i, line in enumerate(source, 1) if line.startswith("S: OK Expunge"))
+    source[number - 1] = "S: OK Expunge Completed"
+    altered = tmp_path / "altered.txt"
+    altered.write_text("\n".join(source))
+    proc = syncsh("replay", str(altered))
+    out = proc.stdout.decode()
+    assert proc.returncode == 1
+    assert f"-OK Expunge Completed    [{altered}:{number}]" in out
+    assert "+OK Expunge Complete" in out
+    assert "failed  line" in out
+
+
+def test_junit_report(tmp_path):
+    proc = syncsh("replay", "--format", "junit", TRANSCRIPTS[0])
+    root = ET.fromstring(proc.stdout)
+    cases = root.findall(".//testcase")
+    assert len(cases) >= 8 and not root.findall(".//failure")
+
+
+def test_stop_on_fail_and_update_keep_annotations(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("# a note\n%setup demo\nC: $ ssh cyrus-2 sync_server\n"
+                    "S: wrong banner\nC: quota user.dpc22\n# between\nS: OK 1\n"
+                    "C: quota user.nobody\n")
+    proc = syncsh("replay", "--stop-on-fail", str(path))
+    assert proc.returncode == 1 and proc.stdout.decode().count("failed  line") == 1
+    proc = syncsh("replay", "--update", str(path))
+    assert proc.returncode == 0
+    assert path.read_text() == ("# a note\n%setup demo\nC: $ ssh cyrus-2 sync_server\n"
+                                "S: * Sync Server v0.0 [EXPERIMENTAL]\nC: quota user.dpc22\n"
+                                "# between\nS: OK 100000\nC: quota user.nobody\nS: OK 0\n")
+    assert syncsh("replay", str(path)).returncode == 0
+
+
+def test_matchers_elision_and_captures(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("C: $ ssh cyrus-2 x\nS: * Sync Server ...\nC: user_some dpc22 user.dpc22\n"
+                    "S: ** {{uid}} user.dpc22 ...\nS: ...\nS: * 4140 {{guid}} ()\n"
+                    "S: OK User_Some finished\nC: select user.dpc22\nS: OK {{uid}} 4151 ...\n"
+                    "C: user_some dpc22 user.dpc22\nS: ** {{uid}} ...\nS: ...\n"
+                    "S: * 4140 {{guid}} ()\nS: OK User_Some finished\n")
+    assert syncsh("replay", str(path)).returncode == 0
+    path.write_text(path.read_text().replace("S: OK {{uid}} 4151 ...", "S: OK {{guid}} 4151 ..."))
+    assert syncsh("replay", str(path)).returncode == 1
+
+
+@pytest.mark.parametrize("body, message", [
+    ("C: $ ssh cyrus-2 x\nC: $ ls -l\n", "cannot replay the shell line `ls -l`"),
+    ("C: $ ssh elsewhere x\n", "no target for host 'elsewhere'"),
+    ("C: quota x\n", "before any `$ ssh`"),
+    ("%host r = exec:" + sys.executable + " -m syncsh server --store {store}\n"
+     "C: $ ssh r x\nS: ...\nC: user dpc22\nS: ...\nC: addsub user.dpc22.x\n",
+     "refused: ADDSUB writes to exec:"),
+])
+def test_steps_that_cannot_be_replayed_exit_2(tmp_path, body, message):
+    path = tmp_path / "t.txt"
+    path.write_text(body.replace("{store}", str(tmp_path / "store")))
+    proc = syncsh("replay", str(path))
+    assert proc.returncode == 2
+    assert message in proc.stdout.decode()
+
+
+def test_host_mapping_reaches_another_target(tmp_path):
+    from syncsh import demo
+    demo.init(str(tmp_path / "p"))
+    target = f"exec:{sys.executable} -m syncsh server --store {tmp_path / 'p' / 'cyrus-2'} -v -v"
+    proc = syncsh("replay", "--host", f"cyrus-2={target}", TRANSCRIPTS[0])
+    assert proc.returncode == 2                    # its writes are refused ...
+    assert b"replay it with --allow-writes" in proc.stdout
+    proc = syncsh("replay", "--allow-writes", "--host", f"cyrus-2={target}", TRANSCRIPTS[0])
+    assert proc.returncode == 0, proc.stdout.decode()   # ... and go through when allowed
+
+
+def test_lint_names_the_documents_mislabelled_line():
+    proc = syncsh("replay", "--lint", SEED)
+    lines = proc.stdout.decode().splitlines()
+    assert proc.returncode == 1
+    doc = open(SEED).read().split("\n")
+    number = next(i for i, line in enumerate(doc, 1) if line.strip() == "S: user_some dpc22 user.dpc22")
+    assert lines == [f"{SEED}:{number}: a client line labelled S: (user_some is a command; "
+                     "write it as C:)"]
+
+
+def test_lint_of_our_transcripts_is_clean():
+    proc = syncsh("replay", "--lint", *TRANSCRIPTS)
+    assert proc.returncode == 0 and proc.stdout == b""
+
+
+def test_lint_finds_impossible_replies_and_unbalanced_lines(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("C: $ ssh cyrus-2 x\nS: * Sync Server v0.0 [EXPERIMENTAL]\n"
+                    "C: select user.dpc22\nS: ** 1 user.dpc22 x 1 1\nS: OK 1 2 3\nS: * 1 2 ()\n"
+                    "C: setflags 1 (a\nS: OK x\nC: status\nS: * 1 0000 (a\nS: OK 1\n")
+    proc = syncsh("replay", "--lint", str(path))
+    out = proc.stdout.decode()
+    assert proc.returncode == 1
+    assert f"{path}:4: SELECT does not answer with ** lines" in out
+    assert f"{path}:6: a reply line after the final OK" in out
+    assert f"{path}:7: unbalanced client line: an open '('" in out
+    assert f"{path}:10: unbalanced server line: an open '('" in out
+
+
+def test_unreadable_transcripts_are_errors(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("S: orphan\n")
+    assert syncsh("replay", str(path)).returncode == 2
+    assert syncsh("replay", str(tmp_path / "missing.txt")).returncode == 2
+    path.write_text("%frobnicate\n")
+    proc = syncsh("replay", str(path))
+    assert proc.returncode == 2 and b"unknown directive %frobnicate" in proc.stdout
+
+
+def run_repl_keys(keys: str, *argv):
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+    from syncsh.cli import main
+    with create_pipe_input() as pipe:
+        pipe.send_text(keys)
+        with create_app_session(input=pipe, output=DummyOutput()):
+            return main(list(argv))
+
+
+def test_a_session_recorded_in_the_repl_replays_green(tmp_path, capsys):
+    path = tmp_path / "rec.txt"
+    status = run_repl_keys(f"\\record {path}\nuser_some dpc22 user.dpc22\nselect user.dpc22\n"
+                           "setflags 4140 (seen-in-test)\nstatus\n\\record off\n\x04",
+                           "demo:cyrus-2")
+    assert status == 0
+    text = path.read_text()
+    assert "%host cyrus-2 = demo:cyrus-2" in text and "C: $ ssh cyrus-2 sync_server" in text
+    assert "S: * 4140 0101003f4c56b08c9d000026 (seen-in-test)" in text
+    proc = syncsh("replay", str(path))
+    assert proc.returncode == 0, proc.stdout.decode()
+
+
+def test_syncsh_record_command(tmp_path, capsys):
+    path = tmp_path / "rec.txt"
+    status = run_repl_keys("quota user.dpc22\n\x04", "record", str(path), "demo:cyrus-2")
+    assert status == 0
+    assert "C: quota user.dpc22\nS: OK 100000\n" in path.read_text()
+    assert syncsh("replay", str(path)).returncode == 0
+
+
+def test_secrets_are_never_recorded(tmp_path, capsys):
+    path = tmp_path / "rec.txt"
+    run_repl_keys(f"\\record {path}\nauthenticate PLAIN AGFkbWluAHNlY3JldA==\n\x04", "demo:cyrus-2")
+    text = path.read_text()
+    assert "AGFkbWluAHNlY3JldA==" not in text and "not recorded" in text
