@@ -55,6 +55,9 @@ def _add_client_options(p: argparse.ArgumentParser) -> None:
     guard.add_argument("--read-only", action="store_true", help="refuse every write")
     p.add_argument("--no-color", action="store_true", help="no colour (NO_COLOR works too)")
     p.add_argument("--no-pager", action="store_true", help="never page long output")
+    p.add_argument("--lock-idle", type=float, default=300.0, metavar="SECONDS",
+                   help="REPL: send ENDUSER when a user lock has been held idle this long "
+                        "(default 300; 0: never)")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors")
 
 

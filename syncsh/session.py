@@ -26,6 +26,22 @@ class Learnt:
         self.guids: set[str] = set()
         self.flags: set[str] = set()
         self._current: set[int] | None = None
+        self._index: list[str] = []
+        self._index_key = None
+
+    def uid_prefix(self, mailbox: str | None, prefix: str, limit: int = 500) -> list[str]:
+        """Known UIDs (of the mailbox, else of any) whose digits start with prefix: a
+        bisect into a cached string-sorted index, so a million UIDs cost nothing to type."""
+        import bisect
+        uids = self.uids.get(mailbox or "") or set().union(*self.uids.values()) \
+            if self.uids else set()
+        key = (mailbox, len(uids))
+        if self._index_key != key:
+            self._index = sorted(map(str, uids))
+            self._index_key = key
+        start = bisect.bisect_left(self._index, prefix)
+        end = bisect.bisect_left(self._index, prefix + "\x7f")
+        return sorted(self._index[start:min(end, start + limit)], key=int)
 
     def note(self, event) -> None:
         if isinstance(event, Message):

@@ -22,6 +22,40 @@ META = [
 ]
 
 
+def audit(target: str, line: str) -> None:
+    """Every write sent to a non-demo target: time, target, command (never a secret:
+    authentication is not a write)."""
+    from syncsh.demo import data_dir
+    path = os.path.join(data_dir(), "audit.log")
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with open(path, "a", encoding="utf-8", errors="replace") as handle:
+            handle.write(f"{stamp}\t{target}\t{line}\n")
+    except OSError as exc:
+        print(f"syncsh: cannot write the audit log {path}: {exc.strerror}", file=sys.stderr)
+
+
+def snippet_commands(text: str) -> tuple[list[str], list[str]]:
+    """The client lines of pasted text, and the shell lines that will not be run.
+
+    A snippet from the document (C:/S: prefixes, # annotations, \\ continuations of S:
+    lines) runs its C: lines in order; plain lines are commands each."""
+    from syncsh.transcript.parse import classify
+    lines = [classify(i, raw) for i, raw in enumerate(text.replace("\r\n", "\n").split("\n"))]
+    prefixed = any(line.kind in ("C", "S") for line in lines)
+    commands, skipped = [], []
+    for line in lines:
+        if prefixed and line.kind != "C":
+            continue
+        command = line.text if line.kind in ("C", "S", "text") else (
+            line.raw.strip() if line.kind not in ("blank", "#") else "")
+        if not command:
+            continue
+        (skipped if command.startswith("$") else commands).append(command)
+    return commands, skipped
+
+
 def history_path() -> str:
     from syncsh.demo import data_dir
     return os.path.join(data_dir(), "history")
@@ -119,6 +153,7 @@ class Console:
         self.output = output
         self.out = sys.stdout
         self.recorder = None
+        self.last_activity = time.monotonic()
 
     # ------------------------------------------------------------------ connection
     def connect(self, target) -> None:
@@ -136,16 +171,18 @@ class Console:
         if self.trace:
             print(f"  [server stderr] {line}", file=sys.stderr)
 
-    def _renderer(self):
+    def _renderer(self, out=None):
         from syncsh.render import make_renderer
-        return make_renderer(self.fmt, self.out, color=False if self.args.no_color else None)
+        return make_renderer(self.fmt, out or self.out,
+                             color=False if self.args.no_color else None)
 
     # ------------------------------------------------------------------ toolbar
     def toolbar(self, text_now: str = ""):
         s = self.session
         parts = [("class:toolbar.key", f" {self.target.text} ")]
         if s is not None:
-            parts.append(("", f"{s.dialect} "))
+            banner = s.banner.text if s.banner else ""
+            parts.append(("", f"{s.dialect} · {banner[:40]} "))
             if s.user:
                 held = time.monotonic() - (s.user_since or time.monotonic())
                 parts.append(("class:toolbar.warn", f" lock {s.user} {held:.0f}s "))
@@ -191,7 +228,9 @@ class Console:
             print("not connected: use \\connect TARGET", file=sys.stderr)
             return
         self.commands_run.append(line)
-        renderer = self._renderer()
+        from syncsh.repl.pager import PagedOutput, PagerQuit
+        out = PagedOutput(self.out, enabled=not self.args.no_pager and self.fmt == "table")
+        renderer = self._renderer(out)
         reply: list[str] = []
         hooks = []
         if self.trace:
@@ -206,19 +245,44 @@ class Console:
         if self.recorder is not None:
             hooks.append(lambda d, raw: d == "S" and reply.extend(_reply_lines(raw)))
         self.session.on_wire = (lambda d, raw: [h(d, raw) for h in hooks]) if hooks else None
+        write = C.is_write(C.LEGACY, line)
         events = self.session.execute(line)
         try:
             for event in events:
                 renderer.event(event)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, PagerQuit) as exc:
             # Stop showing at once; read the rest so the session stays in step.
+            self.session.on_wire = None
             for event in events:
                 pass
-            print("(output stopped; the reply was read to its end)", file=sys.stderr)
+            if isinstance(exc, KeyboardInterrupt):
+                print("(output stopped; the reply was read to its end)", file=sys.stderr)
         finally:
+            self.last_activity = time.monotonic()
+            if write and not self.target.is_demo:
+                audit(self.target.text, line)
             renderer.flush()
+            out.close()
             if self.recorder is not None:
                 self.recorder.command(line, reply)
+
+    def release_idle_lock(self) -> str | None:
+        """ENDUSER when a user lock has been held idle too long (it blocks that user's
+        replication); returns what to tell the user."""
+        s = self.session
+        limit = getattr(self.args, "lock_idle", 300.0)
+        if not limit or s is None or s.closed or not s.user:
+            return None
+        if time.monotonic() - max(self.last_activity, s.user_since or 0) < limit:
+            return None
+        user = s.user
+        try:
+            for _ in s.execute("ENDUSER"):
+                pass
+        except SyncshError as exc:
+            return f"idle: ENDUSER for {user} failed: {exc}"
+        self.last_activity = time.monotonic()
+        return f"idle for {limit:g}s: sent ENDUSER, released the lock on {user}"
 
     def start_recording(self, path: str) -> None:
         from syncsh.transcript.record import Recorder
@@ -354,13 +418,20 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
         try:
             text = prompt.prompt("... " if pending else "syncsh> ",
                                  bottom_toolbar=lambda: console.toolbar(
-                                     prompt.default_buffer.text))
+                                     prompt.default_buffer.text),
+                                 refresh_interval=1.0,
+                                 pre_run=lambda: _watch_idle(console, prompt))
         except KeyboardInterrupt:
             pending = ""
             continue
         except EOFError:
             break
         line = f"{pending} {text}".strip() if pending else text
+        if "\n" in line.strip() or line.lstrip().startswith(("C:", "S:")):
+            pending = ""
+            run_snippet(console, line, confirm)
+            completer.learnt = _learnt(console)
+            continue
         if C.unbalanced(line) and not line.lstrip().startswith("\\"):
             pending = line          # an open list or quote goes on on the next line
             continue
@@ -378,6 +449,43 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
     if console.session is not None:
         console.session.close()
     return 0
+
+
+def run_snippet(console: Console, text: str, confirm) -> None:
+    commands, skipped = snippet_commands(text)
+    for shell in skipped:
+        print(f"not run (a shell line): {shell}", file=sys.stderr)
+    for command in commands:
+        print(f"syncsh> {command}")
+        try:
+            console.run_line(command, confirm)
+        except SyncshError as exc:
+            print(f"syncsh: {exc}", file=sys.stderr)
+            break
+
+
+def _watch_idle(console: Console, prompt) -> None:
+    """While the prompt waits, check once a second whether a held lock went idle."""
+    import asyncio
+    from prompt_toolkit.application import run_in_terminal
+
+    app = prompt.app
+
+    async def watch():
+        while True:
+            await asyncio.sleep(1.0)
+            if console.session is None or not console.session.user:
+                continue
+            message = None
+
+            def release():
+                nonlocal message
+                message = console.release_idle_lock()
+                if message:
+                    print(message, file=sys.stderr)
+            await run_in_terminal(release)
+
+    app.create_background_task(watch())
 
 
 class _StateView:

@@ -113,10 +113,7 @@ class SyncCompleter(Completer):
         elif kind == C.MAILBOX:
             candidates = [(m, "mailbox") for m in sorted(learnt.mailboxes)]
         elif kind == C.UID:
-            uids = learnt.uids.get(self.state.selected or "", set()) or \
-                set().union(*learnt.uids.values()) if learnt.uids else set()
-            prefix = [u for u in sorted(uids) if str(u).startswith(tail)]
-            candidates = [(str(u), "uid") for u in prefix[:500]]
+            candidates = [(u, "uid") for u in learnt.uid_prefix(self.state.selected, tail)]
         elif kind == C.GUID:
             candidates = [(g, "guid") for g in sorted(learnt.guids) if g.startswith(tail)][:500]
         elif kind == C.FLAGS:

@@ -1,0 +1,204 @@
+"""The interactive console: a real terminal through tmux, and key-level tests through
+prompt_toolkit's pipe input."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from prompt_toolkit.document import Document
+
+from conftest import ROOT
+
+from test_transcripts import run_repl_keys
+
+
+def require(tool: str, package: str) -> None:
+    if shutil.which(tool) is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{tool} is missing in CI (apt-get install {package})")
+        pytest.skip(f"{tool} is not installed: sudo apt-get install {package}")
+
+
+class Tmux:
+    def __init__(self, command: str, env: dict) -> None:
+        self.name = f"syncsh-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.env = env
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "50",
+                        command], check=True, env=env)
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-S", "-200", "-t", self.name],
+                              capture_output=True, text=True).stdout
+
+    def wait_for(self, text: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never appeared:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def test_in_a_real_terminal(tmp_path):
+    require("tmux", "tmux")
+    status = tmp_path / "status"
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
+    term = Tmux(f"{sys.executable} -m syncsh --no-pager; echo $? > {status}; sleep 60", env)
+    try:
+        term.wait_for("syncsh>")
+        term.keys("user_so", "Tab")
+        term.wait_for("syncsh> user_some")
+        term.keys(" dpc22 user.dpc22", "Enter")
+        screen = term.wait_for("OK User_Some finished")
+        assert "      4089  0101003f4c56b07e56000023  \\answered" in screen     # aligned table
+        assert "         1  000000000000000000000000" in screen
+        term.keys("select user.d", "Tab")
+        term.wait_for("syncsh> select user.dpc22")
+        term.keys("Enter")
+        term.wait_for("selected  uniqueid 6b98205c796c6c61")
+        term.keys("setflags 41", "Tab")
+        screen = term.wait_for("4140")
+        assert "4118" in screen and "4131" in screen and "4136" in screen
+        term.keys("Escape")
+        term.keys("C-u")
+        term.keys("C-d")
+        deadline = time.monotonic() + 10
+        while not status.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert status.read_text().strip() == "0"
+    finally:
+        term.close()
+
+
+def test_completion_knows_the_context():
+    from syncsh.protocol.commands import LEGACY
+    from syncsh.repl.completer import SyncCompleter
+    from syncsh.session import Learnt
+    from syncsh.model import Mailbox, Message
+
+    learnt = Learnt()
+    learnt.note(Mailbox("user.dpc22", "6b98205c796c6c61"))
+    for uid in (1, 4089, 4140):
+        learnt.note(Message(uid, "0101003f4c56b08c9d000026", ("hello",)))
+    learnt.users.add("dpc22")
+
+    class State:
+        user = "dpc22"
+        selected = "user.dpc22"
+
+    from syncsh.repl.app import META
+    completer = SyncCompleter(LEGACY, learnt, State(), META)
+
+    def texts(text):
+        return [c.text for c in completer.get_completions(Document(text), None)]
+
+    assert texts("user_so") == ["user_some"]
+    assert "USER_SOME" in texts("USER_S") and "user_some" in texts("usr_sm")   # any case, fuzzy
+    assert texts("select user.d") == ["user.dpc22"]
+    assert texts("user_some d") == ["dpc22"]
+    assert texts("user_some dpc22 user.") == ["user.dpc22"]
+    assert texts("setflags 40") == ["4089"]
+    assert texts("setflags 4140 (\\ans") == ["\\answered"]
+    assert "hello" in texts("setflags 4140 (he")
+    assert texts("setflags 4140 (hello) 41") == ["4140"]
+    assert texts("expunge 1 4") == ["4089", "4140"]
+    assert texts("\\he") == ["\\help"]
+
+
+def test_a_password_never_enters_the_history(tmp_path, capsys):
+    run_repl_keys("authenticate PLAIN AGFkbWluAHNlY3JldA==\nquota user.dpc22\n\x04", "demo:cyrus-2")
+    history = open(os.path.join(os.environ["SYNCSH_DATA_DIR"], "history")).read()
+    assert "quota user.dpc22" in history
+    assert "AGFkbWluAHNlY3JldA==" not in history and "authenticate" not in history.lower()
+
+
+def logging_target(tmp_path):
+    from syncsh import demo
+    demo.init(str(tmp_path / "p"))
+    log = tmp_path / "sent.bin"
+    script = tmp_path / "tee.sh"
+    script.write_text(f"#!/bin/sh\ntee {log} | {sys.executable} -m syncsh server "
+                      f"--store {tmp_path / 'p' / 'cyrus-2'}\n")
+    script.chmod(0o755)
+    return f"exec:{script}", log
+
+
+def test_an_unbalanced_line_is_not_sent_but_continued(tmp_path, capsys):
+    target, log = logging_target(tmp_path)
+    run_repl_keys('user dpc22\nselect "user.dpc22\n\x04', target)
+    sent = log.read_bytes()
+    assert b"user dpc22\r\n" in sent and b"select" not in sent
+    run_repl_keys("user dpc22\nselect user.dpc22\nstatus (\n)\nuser_some dpc22\n"
+                  "upload_sieve x 1 {5}\n\x04", target)
+    sent = log.read_bytes()
+    assert b"status ( )\r\n" in sent                  # joined into one line, then sent
+    assert b"user_some dpc22\r\n" not in sent          # missing argument: refused
+    assert b"{5}" not in sent
+    err = capsys.readouterr().err
+    assert "missing argument; syntax: USER_SOME user mailbox" in err
+
+
+def test_writes_ask_on_other_targets_and_are_audited(tmp_path, capsys):
+    target, log = logging_target(tmp_path)
+    run_repl_keys("user dpc22\naddsub user.dpc22.no\nn\naddsub user.dpc22.yes\ny\n\x04", target)
+    sent = log.read_bytes()
+    assert b"addsub user.dpc22.yes" in sent and b"addsub user.dpc22.no" not in sent
+    audit = open(os.path.join(os.environ["SYNCSH_DATA_DIR"], "audit.log")).read()
+    assert f"\t{target}\taddsub user.dpc22.yes" in audit and "user.dpc22.no" not in audit
+
+
+def test_read_only_refuses_writes_with_no_way_to_confirm(tmp_path, capsys):
+    target, log = logging_target(tmp_path)
+    run_repl_keys("user dpc22\naddsub user.dpc22.x\ny\n\x04", "--read-only", target)
+    assert b"addsub" not in log.read_bytes()
+    assert "--read-only" in capsys.readouterr().err
+
+
+def test_demo_writes_go_through_without_asking(capsys):
+    run_repl_keys("user dpc22\naddsub user.dpc22.x\nlsub\n\x04", "demo:cyrus-2", "--format", "raw")
+    assert "* user.dpc22.x" in capsys.readouterr().out
+
+
+def test_a_pasted_document_snippet_runs_its_client_lines(capsys):
+    snippet = ("\x1b[200~C: $ ssh -x cyrus-2 /usr/local/cyrus/bin/sync_server\n"
+               "S: * Sync Server v0.0 [EXPERIMENTAL]\nC: user_some dpc22 user.dpc22\n"
+               "S: ** 6b98205c796c6c61 user.dpc22 \\\nS:     \"dpc22 ...\" 4151 1062945305\n"
+               "# Select a folder to work with\nC: select user.dpc22\n"
+               "S: OK 6b98205c796c6c61 4151 1062945305\x1b[201~\n\x04")
+    run_repl_keys(snippet, "demo:cyrus-2", "--format", "raw")
+    captured = capsys.readouterr()
+    assert "OK User_Some finished" in captured.out
+    assert "OK 6b98205c796c6c61 4151 1062945305" in captured.out
+    assert "not run (a shell line): $ ssh -x cyrus-2" in captured.err
+
+
+def test_meta_commands(tmp_path, capsys):
+    run_repl_keys("\\help setflags\n\\format json\nquota user.dpc22\n\\frob\n\\history\n\x04",
+                  "demo:cyrus-2")
+    captured = capsys.readouterr()
+    assert "SETFLAGS uid flags [uid flags …]" in captured.out and "writes to the replica" in captured.out
+    assert '"type": "done"' in captured.out and '"value": 100000' in captured.out
+    assert "unknown meta-command \\frob" in captured.err
+    assert "   1  quota user.dpc22" in captured.out
+
+
+def test_a_dead_server_leaves_the_repl_alive(tmp_path, capsys):
+    fake = tmp_path / "once.py"
+    fake.write_text("import sys\nsys.stdout.write('* Sync Server v0.0 [EXPERIMENTAL]\\r\\n')\n"
+                    "sys.stdout.flush()\nsys.stdin.readline()\n")
+    status = run_repl_keys("user dpc22\nuser dpc22\n\\help\n\x04", f"exec:{sys.executable} {fake}")
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "the server closed the connection" in captured.err
+    assert "not connected" in captured.err
+    assert "USER_SOME" in captured.out              # \help still ran
