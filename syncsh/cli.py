@@ -59,6 +59,32 @@ def _add_client_options(p: argparse.ArgumentParser) -> None:
                    help="REPL: send ENDUSER when a user lock has been held idle this long "
                         "(default 300; 0: never)")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors")
+    p.add_argument("--config", metavar="FILE", help="named targets (default: the user's "
+                                                   "config.toml)")
+    p.add_argument("--remote-command", metavar="CMD",
+                   help="ssh://: the command to run remotely (with arguments)")
+    p.add_argument("--ssh-config", metavar="FILE", help="ssh://: instead of ~/.ssh/config")
+    p.add_argument("--ssh-backend", choices=("paramiko", "openssh"), default="paramiko",
+                   help="ssh://: paramiko (default) or the system's ssh -T")
+
+
+def target_options(args, *, interactive: bool):
+    from syncsh.targets import TargetOptions
+    options = TargetOptions(remote_command=args.remote_command, ssh_config=args.ssh_config,
+                            ssh_backend=args.ssh_backend, config_file=args.config,
+                            interactive=interactive, timeout=args.timeout)
+    if interactive:
+        import getpass
+        options.ask = _ask_yes_no
+        options.secret = getpass.getpass
+    return options
+
+
+def _ask_yes_no(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def client_parser() -> argparse.ArgumentParser:
@@ -66,7 +92,8 @@ def client_parser() -> argparse.ArgumentParser:
                 epilog="Other commands: syncsh server | demo | replicate | replay | record "
                        "(each with --help)")
     p.add_argument("--version", action="version", version=f"syncsh {__version__}")
-    p.add_argument("target", nargs="?", help=f"demo:NAME or exec:COMMAND (default {DEFAULT_TARGET})")
+    p.add_argument("target", nargs="?", help="demo:NAME, exec:COMMAND, ssh://[user@]host[:port][/path] "
+                                             f"or a named target (default {DEFAULT_TARGET})")
     p.add_argument("-c", dest="c", action=_Ordered, metavar="COMMAND",
                    help="run COMMAND (repeatable; runs all in order, then exits)")
     p.add_argument("-f", dest="f", action=_Ordered, metavar="FILE",
@@ -93,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_broken_pipe()
         return Exit.OK
+    except Exception as exc:            # a bug of ours: still one line, unless --debug
+        if debug:
+            raise
+        print(f"syncsh: internal error: {type(exc).__name__}: {exc} (--debug shows where)",
+              file=sys.stderr)
+        return Exit.ERROR
 
 
 def _quiet_broken_pipe() -> None:
@@ -127,8 +160,11 @@ def read_script(items) -> list[str]:
 def run_client(argv: list[str]) -> int:
     args = client_parser().parse_args(argv)
     from syncsh.targets import parse_target
-    target = parse_target(args.target or DEFAULT_TARGET)
     script = read_script(getattr(args, "script", None))
+    target = parse_target(args.target or DEFAULT_TARGET,
+                          options=target_options(args, interactive=not script))
+    if target.read_only:
+        args.read_only = True
     if not script:
         from syncsh.repl.app import run_repl
         return run_repl(target, args)

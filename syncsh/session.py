@@ -105,7 +105,11 @@ class Session:
         if self.on_wire is not None:
             self.on_wire("C", data)
         started = time.monotonic()
-        self.transport.send(data)
+        try:
+            self.transport.send(data)
+        except ConnectionLost:
+            self.closed = True
+            raise
         while True:
             try:
                 event = self._next_event()

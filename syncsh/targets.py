@@ -1,5 +1,10 @@
-"""Target strings: where a session goes.  ``demo:NAME`` and ``exec:COMMAND`` here; the SSH
-and TCP issues add ``ssh://``, ``csync://``, ``unix:`` and ``cyrus:``."""
+"""Target strings: where a session goes.
+
+    demo:NAME                         the demo pair in the data directory
+    exec:COMMAND                      a local command on stdin/stdout
+    ssh://[user@]host[:port][/path]   a remote command over SSH (--remote-command for args)
+    NAME                              a named target from the config file
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,24 @@ from dataclasses import dataclass, field
 
 from syncsh.errors import UsageError
 
+SCHEMES = ("demo:", "exec:", "ssh://")
+
+
+@dataclass
+class TargetOptions:
+    remote_command: str | None = None
+    ssh_config: str | None = None
+    ssh_backend: str = "paramiko"
+    config_file: str | None = None
+    interactive: bool = False
+    ask: object = None                 # question -> bool (host keys)
+    secret: object = None              # prompt -> str, no echo (passphrases)
+    timeout: float = 30.0
+
+    @staticmethod
+    def warn(text: str) -> None:
+        print(f"syncsh: warning: {text}", file=sys.stderr)
+
 
 @dataclass
 class Target:
@@ -17,44 +40,121 @@ class Target:
     scheme: str
     argv: list[str] = field(default_factory=list)
     store: str | None = None           # demo: the store directory
+    host: str | None = None            # ssh: alias, user, port, remote command
+    user: str | None = None
+    port: int | None = None
+    command: str | None = None
+    read_only: bool = False            # a named target that must never be written to
+    options: TargetOptions = field(default_factory=TargetOptions)
 
     @property
     def is_demo(self) -> bool:
         return self.scheme == "demo"
 
     def open(self, *, on_stderr=None, server_verbosity: int = 0):
+        if self.scheme == "ssh":
+            return self._open_ssh(on_stderr)
         from syncsh.transport.process import ProcessTransport
         argv = list(self.argv)
         if self.scheme == "demo" and server_verbosity:
             argv += ["-v"] * server_verbosity
         return ProcessTransport(argv, on_stderr=on_stderr, name=self.text)
 
+    def _open_ssh(self, on_stderr):
+        options = self.options
+        if options.ssh_backend == "openssh":
+            from syncsh.transport.process import ProcessTransport
+            argv = ["ssh", "-T", "-x", "-o", f"ConnectTimeout={int(options.timeout)}"]
+            if not options.interactive:
+                argv += ["-o", "BatchMode=yes"]
+            if options.ssh_config:
+                argv += ["-F", options.ssh_config]
+            if self.port:
+                argv += ["-p", str(self.port)]
+            if self.user:
+                argv += ["-l", self.user]
+            argv += [self.host, self.command]
+            return ProcessTransport(argv, on_stderr=on_stderr, name=self.text)
+        from syncsh.transport.ssh import SSHOptions, SSHTransport
+        ssh_options = SSHOptions(config_file=options.ssh_config, interactive=options.interactive,
+                                 timeout=options.timeout)
+        ssh_options.ask, ssh_options.secret, ssh_options.warn = \
+            options.ask, options.secret, options.warn
+        return SSHTransport(self.host, self.command, ssh_options, user=self.user, port=self.port,
+                            on_stderr=on_stderr, name=self.text)
+
 
 def server_argv(store: str) -> list[str]:
     return [sys.executable, "-m", "syncsh", "server", "--store", store]
 
 
-def parse_target(text: str, *, demo_dir: str | None = None) -> Target:
+def parse_target(text: str, *, demo_dir: str | None = None,
+                 options: TargetOptions | None = None) -> Target:
     """A target string to a Target; a one-line UsageError when it cannot be one."""
+    options = options or TargetOptions()
     if not text or text.strip() != text:
         raise UsageError(f"bad target {text!r}: empty or surrounded by spaces")
-    scheme, sep, rest = text.partition(":")
-    if not sep:
-        raise UsageError(f"bad target {text!r}: expected demo:NAME or exec:COMMAND")
+    if not text.startswith(SCHEMES):
+        return _named(text, demo_dir, options)
+    if text.startswith("ssh://"):
+        return _ssh(text, options)
+    scheme, _, rest = text.partition(":")
     if scheme == "demo":
         from syncsh import demo
         if rest not in demo.NAMES:
             raise UsageError(f"bad target {text!r}: the demo has {' and '.join(demo.NAMES)}")
         directory = demo_dir or demo.ensure_pair()
         store = os.path.join(directory, rest)
-        return Target(text, "demo", server_argv(store), store)
-    if scheme == "exec":
-        try:
-            argv = shlex.split(rest)
-        except ValueError as exc:
-            raise UsageError(f"bad target {text!r}: {exc}") from None
-        if not argv:
-            raise UsageError(f"bad target {text!r}: exec: needs a command")
-        return Target(text, "exec", argv)
-    raise UsageError(f"bad target {text!r}: unknown scheme {scheme!r} "
-                     "(known: demo:, exec:)")
+        return Target(text, "demo", server_argv(store), store, options=options)
+    try:
+        argv = shlex.split(rest)
+    except ValueError as exc:
+        raise UsageError(f"bad target {text!r}: {exc}") from None
+    if not argv:
+        raise UsageError(f"bad target {text!r}: exec: needs a command")
+    return Target(text, "exec", argv, options=options)
+
+
+def _ssh(text: str, options: TargetOptions) -> Target:
+    rest = text[len("ssh://"):]
+    authority, slash, path = rest.partition("/")
+    user, at, hostport = authority.rpartition("@")
+    if at and not user:
+        raise UsageError(f"bad target {text!r}: empty user name")
+    host, port = hostport, None
+    if hostport.startswith("["):
+        host, _, tail = hostport[1:].partition("]")
+        hostport_tail = tail
+    else:
+        hostport_tail = ""
+        if hostport.count(":") == 1:
+            host, _, hostport_tail = hostport.partition(":")
+            hostport_tail = ":" + hostport_tail
+    if hostport_tail:
+        number = hostport_tail[1:]
+        if not number.isdigit() or not 0 < int(number) < 65536:
+            raise UsageError(f"bad target {text!r}: bad port {number!r}")
+        port = int(number)
+    if not host or any(c.isspace() for c in host):
+        raise UsageError(f"bad target {text!r}: no host")
+    command = options.remote_command or (("/" + path) if slash and path else "sync_server")
+    return Target(text, "ssh", host=host, user=user or None, port=port, command=command,
+                  options=options)
+
+
+def _named(text: str, demo_dir, options: TargetOptions) -> Target:
+    from syncsh import config as configuration
+    config = configuration.load(options.config_file)
+    named = config.targets.get(text)
+    if named is None:
+        known = ", ".join(sorted(config.targets)) or "none configured"
+        raise UsageError(f"bad target {text!r}: not demo:NAME, exec:COMMAND or ssh://HOST, "
+                         f"and no such named target ({known})")
+    if not named.url.startswith(SCHEMES):
+        raise UsageError(f"named target {text!r}: {named.url!r} is not a target URL")
+    if named.remote_command and not options.remote_command:
+        options = TargetOptions(**{**options.__dict__, "remote_command": named.remote_command})
+    target = parse_target(named.url, demo_dir=demo_dir, options=options)
+    target.text = text
+    target.read_only = named.read_only
+    return target

@@ -14,6 +14,7 @@ from syncsh.protocol.legacy import Done
 META = [
     ("\\help", "help, or \\help COMMAND"),
     ("\\connect", "\\connect TARGET: open another target"),
+    ("\\reconnect", "open the same target again (after a dropped connection)"),
     ("\\format", "\\format table|raw|json"),
     ("\\trace", "\\trace on|off: both directions with timings"),
     ("\\history", "show this session's commands"),
@@ -191,7 +192,7 @@ class Console:
             if s.last_rtt is not None:
                 parts.append(("", f"  rtt {s.last_rtt * 1000:.1f}ms"))
             if s.closed:
-                parts.append(("class:toolbar.warn", " disconnected: \\connect "))
+                parts.append(("class:toolbar.warn", " disconnected: \\reconnect "))
         spec = C.lookup(C.LEGACY, C.command_word(text_now)) if text_now else None
         if spec is not None:
             parts.append(("", f"   {spec.syntax}"))
@@ -308,13 +309,16 @@ class Console:
             raise EOFError
         if word in ("\\h", "\\help", "\\?"):
             self.help(rest)
-        elif word == "\\connect":
+        elif word in ("\\connect", "\\reconnect"):
             from syncsh.targets import parse_target
+            if word == "\\reconnect":
+                rest = self.target.text
             if not rest:
                 raise UsageError("\\connect TARGET")
             lost = self.describe_loss()
             self.stop_recording()
-            self.connect(parse_target(rest))
+            self.connect(parse_target(rest, options=self.target.options)
+                         if rest != self.target.text else self.target)
             if lost:
                 print(lost, file=sys.stderr)
         elif word == "\\format":
@@ -385,6 +389,9 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
     from syncsh.repl.keys import make_key_bindings
 
     console = Console(target, args)
+    target.options.interactive = True
+    target.options.ask = _ask
+    target.options.secret = _secret
     try:
         console.connect(target)
     except SyncshError as exc:
@@ -441,7 +448,8 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
         except EOFError:
             break
         except ConnectionLost as exc:
-            print(f"syncsh: {exc} (\\connect {console.target.text} to reconnect)", file=sys.stderr)
+            print(f"syncsh: {exc} (\\reconnect to open {console.target.text} again)",
+                  file=sys.stderr)
         except SyncshError as exc:
             print(f"syncsh: {exc}", file=sys.stderr)
         completer.learnt = _learnt(console)
@@ -449,6 +457,22 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
     if console.session is not None:
         console.session.close()
     return 0
+
+
+def _ask(question: str) -> bool:
+    from prompt_toolkit.shortcuts import prompt
+    try:
+        return prompt(question).strip().lower() in ("y", "yes")
+    except (EOFError, KeyboardInterrupt):
+        return False
+
+
+def _secret(question: str) -> str:
+    from prompt_toolkit.shortcuts import prompt
+    try:
+        return prompt(question, is_password=True)
+    except (EOFError, KeyboardInterrupt):
+        return ""
 
 
 def run_snippet(console: Console, text: str, confirm) -> None:

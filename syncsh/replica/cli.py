@@ -25,6 +25,10 @@ def parser():
                    help="print the writes it would send; send none")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
     p.add_argument("--debug", action="store_true")
+    p.add_argument("--config", metavar="FILE")
+    p.add_argument("--remote-command", metavar="CMD")
+    p.add_argument("--ssh-config", metavar="FILE")
+    p.add_argument("--ssh-backend", choices=("paramiko", "openssh"), default="paramiko")
     return p
 
 
@@ -45,7 +49,8 @@ def run(argv: list[str]) -> int:
     from syncsh.session import Session
     from syncsh.targets import parse_target
 
-    target = parse_target(args.target)
+    from syncsh.cli import target_options
+    target = parse_target(args.target, options=target_options(args, interactive=False))
     say = _line(sys.stdout)
     transport = target.open(on_stderr=_line(sys.stderr),
                             server_verbosity=2 if args.verbosity >= 2 else 0)

@@ -1,0 +1,105 @@
+"""A real OpenSSH sshd on a free loopback port, with its own host key and authorised key."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+SSHD = "/usr/sbin/sshd"
+
+
+def require_sshd():
+    if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("OpenSSH's sshd is missing in CI (apt-get install openssh-server)")
+        pytest.skip("sshd is not installed: sudo apt-get install openssh-server")
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the sshd tests need root")
+        pytest.skip("the sshd tests need root: sudo ./dev test")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def keygen(path, kind="ed25519", passphrase=""):
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", passphrase, "-f", str(path)],
+                   check=True)
+    return path
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+class Sshd:
+    def __init__(self, directory, client_key_pub, name="sshd"):
+        self.dir = directory / name
+        self.dir.mkdir()
+        self.port = free_port()
+        self.host_key = keygen(self.dir / "host_ed25519")
+        self.authorized = self.dir / "authorized_keys"
+        self.authorized.write_text(open(str(client_key_pub)).read())
+        self.authorized.chmod(0o600)
+        self.config = self.dir / "sshd_config"
+        self.config.write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.host_key}\n"
+            f"AuthorizedKeysFile {self.authorized}\nPidFile {self.dir / 'pid'}\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+            "StrictModes no\nPermitRootLogin prohibit-password\nAllowTcpForwarding yes\n"
+            "LogLevel ERROR\n")
+        os.makedirs("/run/sshd", exist_ok=True)
+        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)],
+                                     stderr=open(self.dir / "log", "w"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(open(self.dir / "log").read())
+                time.sleep(0.02)
+        raise RuntimeError("sshd did not start")
+
+    def known_hosts_line(self, *, key=None) -> str:
+        kind, blob = open(f"{key or self.host_key}.pub").read().split()[:2]
+        return f"[127.0.0.1]:{self.port} {kind} {blob}\n"
+
+    def kill_sessions(self) -> None:
+        """Kill every per-connection sshd process: the connection drops at once."""
+        def tree(pid):
+            for child in children(pid):
+                yield from tree(child)
+                yield child
+        for pid in list(tree(self.proc.pid)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def stop(self) -> None:
+        self.kill_sessions()
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
