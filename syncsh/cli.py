@@ -66,13 +66,25 @@ def _add_client_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ssh-config", metavar="FILE", help="ssh://: instead of ~/.ssh/config")
     p.add_argument("--ssh-backend", choices=("paramiko", "openssh"), default="paramiko",
                    help="ssh://: paramiko (default) or the system's ssh -T")
+    p.add_argument("--password-file", metavar="FILE",
+                   help="csync://: read the password here (or SYNCSH_PASSWORD; never argv)")
+    p.add_argument("--sasl-mech", metavar="MECH", help="csync://: PLAIN, LOGIN or SCRAM-SHA-256")
+    p.add_argument("--insecure", action="store_true",
+                   help="csync://: STARTTLS without verifying the certificate")
+    p.add_argument("--via", metavar="ssh://JUMP", help="csync://: tunnel through this SSH host")
+    p.add_argument("--no-compress", action="store_true", help="csync://: no COMPRESS DEFLATE")
 
 
 def target_options(args, *, interactive: bool):
     from syncsh.targets import TargetOptions
     options = TargetOptions(remote_command=args.remote_command, ssh_config=args.ssh_config,
                             ssh_backend=args.ssh_backend, config_file=args.config,
-                            interactive=interactive, timeout=args.timeout)
+                            interactive=interactive, timeout=args.timeout,
+                            password_file=getattr(args, "password_file", None),
+                            sasl_mech=getattr(args, "sasl_mech", None),
+                            insecure=getattr(args, "insecure", False),
+                            via=getattr(args, "via", None),
+                            compress=not getattr(args, "no_compress", False))
     if interactive:
         import getpass
         options.ask = _ask_yes_no
@@ -176,35 +188,32 @@ def guard_refusal(line: str, target, args, table) -> str | None:
     from syncsh.protocol import commands
     if not commands.is_write(table, line):
         return None
+    name = commands.command_name(table, line)
     if args.read_only:
-        return f"refused: {commands.command_word(line).upper()} writes to the replica and " \
-               "--read-only is set"
+        return f"refused: {name} writes to the replica and --read-only is set"
     if target.is_demo or args.allow_writes:
         return None
-    return (f"refused: {commands.command_word(line).upper()} writes to {target.text}; "
-            "pass --allow-writes to send it")
+    return f"refused: {name} writes to {target.text}; pass --allow-writes to send it"
 
 
 def run_one_shot(target, args, script: list[str]) -> int:
+    from syncsh.connect import open_session
     from syncsh.protocol import commands
     from syncsh.render import make_renderer
-    from syncsh.session import Session
 
-    for line in script:
-        problem = commands.check_line(commands.LEGACY, line) or guard_refusal(
-            line, target, args, commands.LEGACY)
-        if problem:
-            raise UsageError(f"{line.split(' ', 1)[0]}: {problem}" if not problem.startswith(
-                "refused") else problem)
+    # The dialect, and so the command table, is known for sure only from the banner; the
+    # target's kind tells it in advance, and every line is checked before anything is sent.
+    table = commands.table_for(args.dialect or expected_dialect(target))
+    check_script(script, target, args, table)
     fmt = args.format or ("table" if sys.stdout.isatty() else "raw")
     renderer = make_renderer(fmt, sys.stdout, color=False if args.no_color else None)
     status = Exit.OK
-    session = Session(target.open(on_stderr=_stderr_relay), timeout=args.timeout,
-                      dialect=args.dialect, target=target.text,
-                      on_wire=renderer.wire if fmt == "raw" else None)
+    session = open_session(target, timeout=args.timeout, dialect=args.dialect,
+                           on_stderr=_stderr_relay, on_wire=renderer.wire if fmt == "raw" else None)
     try:
-        banner = session.open()
-        renderer.banner(banner, target.text)
+        if session.table is not table:
+            check_script(script, target, args, session.table)
+        renderer.banner(session.banner, target.text)
         for line in script:
             renderer.command(line)
             for event in session.execute(line):
@@ -218,6 +227,19 @@ def run_one_shot(target, args, script: list[str]) -> int:
         renderer.flush()
         session.close()
     return status
+
+
+def expected_dialect(target) -> str:
+    return "csync" if target.scheme in ("csync", "unix", "cyrus") else "seed"
+
+
+def check_script(script: list[str], target, args, table) -> None:
+    from syncsh.protocol import commands
+    for line in script:
+        problem = commands.check_line(table, line) or guard_refusal(line, target, args, table)
+        if problem:
+            raise UsageError(problem if problem.startswith("refused")
+                             else f"{line.split(' ', 1)[0]}: {problem}")
 
 
 def _stderr_relay(line: str) -> None:

@@ -26,6 +26,7 @@ class Message:
     last_updated: int | None = None
     size: int | None = None
     modseq: int | None = None
+    annotations: tuple = ()       # modern dialect: (entry, userid, modseq, value) per annotation
 
     def flag_key(self) -> tuple[frozenset, tuple]:
         """Flags as the protocol compares them: system flags case-insensitively."""
@@ -88,6 +89,7 @@ class Mailbox:
     sync_crc: int | None = None
     sync_crc_annot: int | None = None
     messages: list[Message] = field(default_factory=list)
+    fields: dict | None = None    # modern dialect: every key of the MAILBOX kvlist, as sent
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ import sys
 from datetime import datetime, timezone
 
 from syncsh.model import Mailbox, Message, SieveScript, parse_acl, is_null_guid
+from syncsh.protocol.csync import DlistLine, MailboxEnd, Missing, Quota, Seen
 from syncsh.protocol.legacy import (Banner, Continuation, ContentsItem, Done, Reserved,
                                     SelectInfo, Subscription, Untagged)
 
@@ -49,6 +50,9 @@ def event_to_json(event) -> dict:
             value = getattr(event, key)
             if value is not None:
                 data[key] = value
+        if event.annotations:
+            data["annotations"] = [{"entry": e, "userid": u, "modseq": m, "value": _plain(v)}
+                                   for e, u, m, v in event.annotations]
         return data
     if isinstance(event, Mailbox):
         data = {"type": "mailbox", "name": event.name, "uniqueid": event.uniqueid,
@@ -59,7 +63,22 @@ def event_to_json(event) -> dict:
             value = getattr(event, key)
             if value is not None:
                 data[key] = value
+        if event.fields:
+            data["fields"] = _plain(event.fields)
         return data
+    if isinstance(event, Quota):
+        return {"type": "quota", "root": event.root, "limit": event.limit,
+                "resources": dict(event.resources), "modseq": event.modseq}
+    if isinstance(event, Seen):
+        return {"type": "seen", "uniqueid": event.uniqueid, "lastread": event.lastread,
+                "lastuid": event.lastuid, "lastchange": event.lastchange,
+                "seenuids": event.seenuids}
+    if isinstance(event, Missing):
+        return {"type": "missing", "guids": list(event.guids)}
+    if isinstance(event, MailboxEnd):
+        return {"type": "mailbox-end", "name": event.name}
+    if isinstance(event, DlistLine):
+        return {"type": event.name.lower(), "value": _plain(event.value)}
     if isinstance(event, Banner):
         return {"type": "banner", "text": event.text, "dialect": event.dialect,
                 "version": event.version, "capabilities": list(event.capabilities)}
@@ -96,6 +115,19 @@ def event_to_json(event) -> dict:
             data["value"] = event.data
         return data
     return {"type": type(event).__name__.lower(), "text": str(event)}
+
+
+def _plain(value):
+    """A dlist value as JSON can hold it."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "guid") and hasattr(value, "data"):
+        return {"partition": value.partition, "guid": value.guid, "size": len(value.data)}
+    return value
 
 
 class Renderer:
@@ -153,6 +185,8 @@ class TableRenderer(Renderer):
         self._rows = 0               # message rows since the last header
         self._guid_width = 24
         self._header_due = True
+        self._modern = False         # rows carry MODSEQ, INTERNALDATE, SIZE
+        self._crc = None             # CrcCheck of the mailbox whose records stream past
 
     # --- small things, drawn by rich
     def banner(self, banner: Banner, target: str = "") -> None:
@@ -185,6 +219,20 @@ class TableRenderer(Renderer):
                                          f"[dim]{utc(box.seen_lastchange)}[/dim]")
         if box.last_recent_uid is not None:
             grid.add_row("last recent uid", str(box.last_recent_uid))
+        fields = box.fields or {}
+        if box.highestmodseq is not None:
+            grid.add_row("highestmodseq", str(box.highestmodseq))
+        for key in ("SYNC_CRC", "SYNC_CRC_ANNOT"):
+            if key in fields:
+                grid.add_row(key.lower().replace("_", " "), str(fields[key]))
+        for key in ("RECENTTIME", "LAST_APPENDDATE", "POP3_LAST_LOGIN"):
+            value = fields.get(key)
+            if value not in (None, "0"):
+                grid.add_row(key.lower().replace("_", " "), f"{value}  [dim]{utc(int(value))}[/dim]"
+                             if str(value).isdigit() else _escape(str(value)))
+        for key in ("PARTITION", "OPTIONS", "QUOTAROOT", "MBOXTYPE", "FOLDERMODSEQ"):
+            if fields.get(key) not in (None, ""):
+                grid.add_row(key.lower(), _escape(str(fields[key])))
         acl = Table(show_header=True, header_style="dim", box=None, padding=(0, 2, 0, 0))
         acl.add_column("identifier")
         acl.add_column("rights")
@@ -193,18 +241,29 @@ class TableRenderer(Renderer):
         grid.add_row("acl", acl)
         self.console.print(grid)
         self._header_due = True
+        if box.fields is not None:
+            from syncsh.protocol.crc import CrcCheck
+            self._crc = CrcCheck(box.sync_crc, box.sync_crc_annot)
 
     # --- message rows: streamed, fixed widths, identifiers never cut
     def message(self, msg: Message) -> None:
         if self._header_due:
             self._guid_width = max(24, len(msg.guid))
-            self.out.write(self._paint("dim", f"{'UID':>10}  {'GUID':<{self._guid_width}}  FLAGS")
-                           + "\n")
+            self._modern = msg.modseq is not None
+            extra = f"{'MODSEQ':>8}  {'INTERNALDATE':<19}  {'SIZE':>9}  " if self._modern else ""
+            self.out.write(self._paint("dim", f"{'UID':>10}  {extra}"
+                                              f"{'GUID':<{self._guid_width}}  FLAGS") + "\n")
             self._header_due = False
+        if self._crc is not None:
+            self._crc.add(msg)
         guid_style = "null" if is_null_guid(msg.guid) else "guid"
         flags = " ".join(self._paint("sysflag" if f.startswith("\\") else "flag", f)
                          for f in msg.flags)
-        self.out.write(f"{self._paint('uid', f'{msg.uid:>10}')}  "
+        extra = ""
+        if self._modern:
+            extra = (f"{msg.modseq or 0:>8}  {utc(msg.internaldate)[:19]:<19}  "
+                     f"{msg.size if msg.size is not None else '':>9}  ")
+        self.out.write(f"{self._paint('uid', f'{msg.uid:>10}')}  {extra}"
                        f"{self._paint(guid_style, msg.guid.ljust(self._guid_width))}  {flags}\n")
         self._rows += 1
 
@@ -215,6 +274,19 @@ class TableRenderer(Renderer):
         if self._rows:
             self.out.write(self._paint("dim", f"{'':>10}  {self._rows} message(s)") + "\n")
             self._rows = 0
+        if self._crc is not None and self._crc.records:
+            self.crc_report(self._crc)
+        self._crc = None
+
+    def crc_report(self, check) -> None:
+        for name, ours, theirs, agree in check.verdicts():
+            if agree is None:
+                verdict = f"[yellow]server's is 0 (not known)[/yellow]; computed {ours}"
+            elif agree:
+                verdict = f"[green]agrees[/green] ({ours})"
+            else:
+                verdict = f"[bold red]DIFFERS[/bold red]: server {theirs}, computed {ours}"
+            self.console.print(f"{'':>10}  {name} {verdict}", markup=True)
 
     def event(self, event) -> None:
         if isinstance(event, Message):
@@ -246,6 +318,25 @@ class TableRenderer(Renderer):
                 self.console.print(_escape(event.text), markup=True)
         elif isinstance(event, Continuation):
             self.console.print(f"[dim]+ {_escape(event.text)}[/dim]", markup=True)
+        elif isinstance(event, MailboxEnd):
+            self._end_rows()
+        elif isinstance(event, Quota):
+            self._end_rows()
+            limits = "  ".join(f"{k} {v}" for k, v in event.resources)
+            self.console.print(f"quota  [bold]{_escape(event.root)}[/bold]  limit {event.limit}"
+                               f"  {limits}  [dim]modseq {event.modseq}[/dim]", markup=True)
+        elif isinstance(event, Seen):
+            self._end_rows()
+            self.console.print(f"seen  {event.uniqueid}  lastuid {event.lastuid}  "
+                               f"changed {event.lastchange} [dim]{utc(event.lastchange)}[/dim]  "
+                               f"uids {_escape(event.seenuids)}", markup=True)
+        elif isinstance(event, Missing):
+            self.console.print(f"missing  [yellow]{' '.join(event.guids)}[/yellow]", markup=True)
+        elif isinstance(event, DlistLine):
+            self._end_rows()
+            from syncsh.protocol.dlist import encode
+            self.console.print(f"{event.name}  {_escape(encode(event.value).decode('utf-8', 'replace'))}",
+                               markup=True)
 
     def done(self, done: Done) -> None:
         if isinstance(done.data, SelectInfo):

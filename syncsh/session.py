@@ -11,9 +11,8 @@ import time
 from syncsh.errors import ConnectionLost, ProtocolError
 from syncsh.model import Mailbox, Message
 from syncsh.protocol import commands
-from syncsh.protocol.legacy import (NEED_DATA, Banner, ClientConnection, Done, SelectInfo,
-                                    Subscription)
-from syncsh.protocol.wire import raw_of
+from syncsh.protocol.legacy import (NEED_DATA, Banner, ClientConnection, Continuation, Done,
+                                    SelectInfo, Subscription)
 
 
 class Learnt:
@@ -61,6 +60,7 @@ class Session:
                  on_wire=None, target: str = "") -> None:
         self.transport = transport
         self.conn = ClientConnection(dialect)
+        self.login: str | None = None
         self.timeout = timeout
         self.on_wire = on_wire            # (direction "C"/"S", raw bytes) for the wire view
         self.target = target
@@ -80,8 +80,8 @@ class Session:
         while True:
             event = self.conn.next_event()
             if event is not NEED_DATA:
-                if self.on_wire is not None and self.conn.last_line is not None:
-                    self.on_wire("S", raw_of(self.conn.last_line))
+                if self.on_wire is not None:
+                    self.on_wire("S", self.conn.last_raw)
                 return event
             data = self.transport.recv(self.timeout)
             if not data:
@@ -90,12 +90,50 @@ class Session:
             self.conn.receive_data(data)
 
     def open(self) -> Banner:
-        """Read the greeting (capability lines, then the banner)."""
+        """Read the greeting (capability lines, then the banner); a modern server's banner
+        switches the session to the dlist codec."""
         while True:
             event = self._next_event()
             if isinstance(event, Banner):
                 self.banner = event
+                if event.dialect == "csync":
+                    from syncsh.protocol.csync import CsyncConnection
+                    self.conn = CsyncConnection(event, self.conn.framer.take_rest())
                 return event
+
+    @property
+    def table(self):
+        return commands.table_for(self.dialect)
+
+    def authenticate(self, mech_name: str, user: str, password: str) -> Done:
+        """SASL AUTHENTICATE; nothing of it reaches the wire view, the trace or history."""
+        import base64
+        from syncsh.protocol import sasl
+        mech = sasl.mechanism(mech_name, user, password)
+        wire, self.on_wire = self.on_wire, None
+        try:
+            first = mech.initial()
+            line = f"AUTHENTICATE {mech.name}"
+            if first is not None:
+                line += " " + (base64.b64encode(first).decode() or "=")
+            data = self.conn.send(line)
+            self.transport.send(data)
+            while True:
+                event = self._next_event()
+                if isinstance(event, Done):
+                    return event
+                if isinstance(event, Continuation):
+                    try:
+                        challenge = base64.b64decode(event.text.strip() or b"", validate=True)
+                    except ValueError:
+                        raise ProtocolError("a SASL challenge that is not base64") from None
+                    answer = base64.b64encode(mech.respond(challenge)).decode()
+                    self.transport.send(answer.encode() + b"\r\n")
+        except ConnectionLost:
+            self.closed = True
+            raise
+        finally:
+            self.on_wire = wire
 
     def execute(self, line: str | bytes):
         """Send one command; yield its reply events, the last being Done."""
@@ -155,7 +193,7 @@ class Session:
             self.learnt.mailboxes.add(self.selected)
 
     def is_write(self, line: str) -> bool:
-        return commands.is_write(commands.LEGACY, line)
+        return commands.is_write(self.table, line)
 
     def close(self) -> None:
         """EXIT when the connection is idle and alive, then let the transport go."""

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 from syncsh.errors import UsageError
 
-SCHEMES = ("demo:", "exec:", "ssh://")
+SCHEMES = ("demo:", "exec:", "ssh://", "csync://", "unix:", "cyrus:")
+CSYNC_PORT = 2005
+SYNC_SERVER = "/usr/lib/cyrus/bin/sync_server"
 
 
 @dataclass
@@ -26,8 +28,13 @@ class TargetOptions:
     config_file: str | None = None
     interactive: bool = False
     ask: object = None                 # question -> bool (host keys)
-    secret: object = None              # prompt -> str, no echo (passphrases)
+    secret: object = None              # prompt -> str, no echo (passphrases, passwords)
     timeout: float = 30.0
+    password_file: str | None = None   # csync://: never a password on the command line
+    sasl_mech: str | None = None
+    insecure: bool = False             # STARTTLS without certificate verification
+    via: str | None = None             # csync:// through an SSH jump host
+    compress: bool = True
 
     @staticmethod
     def warn(text: str) -> None:
@@ -51,9 +58,26 @@ class Target:
     def is_demo(self) -> bool:
         return self.scheme == "demo"
 
+    @property
+    def needs_login(self) -> bool:
+        return self.scheme == "csync"
+
     def open(self, *, on_stderr=None, server_verbosity: int = 0):
         if self.scheme == "ssh":
             return self._open_ssh(on_stderr)
+        if self.scheme == "csync":
+            return self._open_tcp()
+        if self.scheme == "unix":
+            from syncsh.transport.socket import SocketTransport
+            return SocketTransport.unix(self.host, self.options.timeout, self.text)
+        if self.scheme == "cyrus":
+            from syncsh.transport.process import ProcessTransport
+            env = dict(os.environ, CYRUS_SERVICE="csync", CYRUS_ID="0")
+            argv = [SYNC_SERVER, "-C", self.host, "-X"]
+            if os.geteuid() == 0:
+                argv = ["runuser", "-u", "cyrus", "--", "env", "CYRUS_SERVICE=csync",
+                        "CYRUS_ID=0"] + argv
+            return ProcessTransport(argv, env=env, on_stderr=on_stderr, name=self.text)
         from syncsh.transport.process import ProcessTransport
         argv = list(self.argv)
         if self.scheme == "demo" and server_verbosity:
@@ -84,6 +108,31 @@ class Target:
                             on_stderr=on_stderr, name=self.text)
 
 
+    def _open_tcp(self):
+        from syncsh.transport.socket import SocketTransport
+        options = self.options
+        if options.via:
+            from syncsh.transport import ssh as sshmod
+            via = parse_target(options.via, options=options)
+            if via.scheme != "ssh":
+                raise UsageError(f"--via {options.via!r}: expected ssh://[user@]host[:port]")
+            ssh_options = sshmod.SSHOptions(config_file=options.ssh_config,
+                                            interactive=options.interactive,
+                                            timeout=options.timeout)
+            ssh_options.ask, ssh_options.secret, ssh_options.warn = \
+                options.ask, options.secret, options.warn
+            jump = sshmod.connect(via.host, ssh_options, user=via.user, port=via.port)
+            try:
+                channel = jump.open_channel("direct-tcpip", (self.host, self.port),
+                                            ("127.0.0.1", 0), timeout=options.timeout)
+            except Exception as exc:
+                jump.close()
+                raise sshmod.ConnectionLost(f"cannot reach {self.host}:{self.port} through "
+                                            f"{options.via}: {exc}") from None
+            return SocketTransport(channel, self.text, on_close=jump.close)
+        return SocketTransport.tcp(self.host, self.port, options.timeout, self.text)
+
+
 def server_argv(store: str) -> list[str]:
     return [sys.executable, "-m", "syncsh", "server", "--store", store]
 
@@ -98,6 +147,15 @@ def parse_target(text: str, *, demo_dir: str | None = None,
         return _named(text, demo_dir, options)
     if text.startswith("ssh://"):
         return _ssh(text, options)
+    if text.startswith("csync://"):
+        return _csync(text, options)
+    if text.startswith(("unix:", "cyrus:")):
+        scheme, _, path = text.partition(":")
+        if not path:
+            raise UsageError(f"bad target {text!r}: {scheme}: needs a path")
+        if scheme == "cyrus" and not os.path.exists(path):
+            raise UsageError(f"bad target {text!r}: no imapd.conf at {path}")
+        return Target(text, scheme, host=path, options=options)
     scheme, _, rest = text.partition(":")
     if scheme == "demo":
         from syncsh import demo
@@ -116,30 +174,43 @@ def parse_target(text: str, *, demo_dir: str | None = None,
 
 
 def _ssh(text: str, options: TargetOptions) -> Target:
-    rest = text[len("ssh://"):]
+    user, host, port, path = _authority(text, text[len("ssh://"):])
+    command = options.remote_command or (("/" + path) if path else "sync_server")
+    return Target(text, "ssh", host=host, user=user, port=port, command=command,
+                  options=options)
+
+
+def _authority(text: str, rest: str) -> tuple[str | None, str, int | None, str]:
+    """user, host, port and path of scheme://[user@]host[:port][/path]."""
     authority, slash, path = rest.partition("/")
     user, at, hostport = authority.rpartition("@")
     if at and not user:
         raise UsageError(f"bad target {text!r}: empty user name")
-    host, port = hostport, None
+    host, port_text = hostport, ""
     if hostport.startswith("["):
         host, _, tail = hostport[1:].partition("]")
-        hostport_tail = tail
-    else:
-        hostport_tail = ""
-        if hostport.count(":") == 1:
-            host, _, hostport_tail = hostport.partition(":")
-            hostport_tail = ":" + hostport_tail
-    if hostport_tail:
-        number = hostport_tail[1:]
-        if not number.isdigit() or not 0 < int(number) < 65536:
-            raise UsageError(f"bad target {text!r}: bad port {number!r}")
-        port = int(number)
+        port_text = tail[1:] if tail.startswith(":") else ""
+    elif hostport.count(":") == 1:
+        host, _, port_text = hostport.partition(":")
+        if not port_text:
+            raise UsageError(f"bad target {text!r}: empty port")
+    port = None
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise UsageError(f"bad target {text!r}: bad port {port_text!r}")
+        port = int(port_text)
     if not host or any(c.isspace() for c in host):
         raise UsageError(f"bad target {text!r}: no host")
-    command = options.remote_command or (("/" + path) if slash and path else "sync_server")
-    return Target(text, "ssh", host=host, user=user or None, port=port, command=command,
-                  options=options)
+    return user or None, host, port, path if slash else ""
+
+
+def _csync(text: str, options: TargetOptions) -> Target:
+    user, host, port, path = _authority(text, text[len("csync://"):])
+    if path:
+        raise UsageError(f"bad target {text!r}: csync:// takes no path")
+    if user is None:
+        raise UsageError(f"bad target {text!r}: name the Cyrus administrator: csync://USER@{host}")
+    return Target(text, "csync", host=host, user=user, port=port or CSYNC_PORT, options=options)
 
 
 def _named(text: str, demo_dir, options: TargetOptions) -> Target:

@@ -17,6 +17,7 @@ _LITERAL_HEADER = re.compile(r"\{\d+\+?\}\s*$")
 USER, MAILBOX, UID, FLAGS, GUID, NUMBER, ACL, UNIQUEID, ASTRING, SEQSET, LITERAL, ITEM, MECH = (
     "user", "mailbox", "uid", "flag-list", "guid", "number", "acl", "uniqueid", "string",
     "seqset", "literal", "upload-item", "mechanism")
+MAILBOX_LIST, KVLIST, LIST = "mailbox-list", "kvlist", "list"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class CommandSpec:
     replies: str | None = None     # how "*" lines of the reply are read
     needs: str = ""                # U: a current user, M: a selected mailbox
     sensitive: bool = False        # its arguments never enter history or transcripts
+    keys: tuple[str, ...] = ()     # modern dialect: the kvlist keys of the argument
 
     @property
     def syntax(self) -> str:
@@ -50,8 +52,8 @@ class CommandSpec:
         return sum(1 for a in self.args if not a.optional)
 
 
-def _c(name, args, write, summary, replies=None, needs="", sensitive=False):
-    return CommandSpec(name, tuple(args), write, summary, replies, needs, sensitive)
+def _c(name, args, write, summary, replies=None, needs="", sensitive=False, keys=()):
+    return CommandSpec(name, tuple(args), write, summary, replies, needs, sensitive, tuple(keys))
 
 
 LEGACY = {c.name: c for c in [
@@ -112,21 +114,119 @@ LEGACY = {c.name: c for c in [
 ]}
 
 
-def lookup(table: dict[str, CommandSpec], word: str) -> CommandSpec | None:
-    return table.get(word.upper())
+_MAILBOX_KEYS = ("UNIQUEID", "MBOXNAME", "MBOXTYPE", "SYNC_CRC", "SYNC_CRC_ANNOT", "LAST_UID",
+                 "HIGHESTMODSEQ", "RECENTUID", "RECENTTIME", "LAST_APPENDDATE", "POP3_LAST_LOGIN",
+                 "POP3_SHOW_AFTER", "XCONVMODSEQ", "RACLMODSEQ", "UIDVALIDITY", "PARTITION", "ACL",
+                 "OPTIONS", "QUOTAROOT", "CREATEDMODSEQ", "FOLDERMODSEQ", "ANNOTATIONS", "RECORD",
+                 "SINCE_MODSEQ", "SINCE_CRC", "SINCE_CRC_ANNOT")
+_RECORD_KEYS = ("UID", "MODSEQ", "LAST_UPDATED", "FLAGS", "INTERNALDATE", "SIZE", "GUID",
+                "ANNOTATIONS")
+
+
+def _kv(name, keys, write, summary, replies=None):
+    return _c(name, [Arg("%(…)", KVLIST)], write, summary, replies, keys=keys)
+
+
+CSYNC = {c.name: c for c in [
+    _c("GET USER", [Arg("userid", USER)], False,
+       "a user's mailboxes, quota roots, seen state, subscriptions and sieve", "dlist"),
+    _c("GET META", [Arg("userid", USER)], False, "a user's seen state, subscriptions, sieve",
+       "dlist"),
+    _c("GET MAILBOXES", [Arg("(mailbox …)", MAILBOX_LIST)], False,
+       "the named mailboxes (unknown names are skipped)", "dlist"),
+    _c("GET UNIQUEIDS", [Arg("(uniqueid …)", LIST)], False, "mailboxes by uniqueid", "dlist"),
+    _c("GET FULLMAILBOX", [Arg("mailbox", MAILBOX)], False,
+       "a mailbox with every index record", "dlist"),
+    _c("GET QUOTA", [Arg("root", MAILBOX)], False, "a quota root's limits and usage", "dlist"),
+    _c("GET ANNOTATION", [Arg("mailbox", MAILBOX)], False, "a mailbox's annotations", "dlist"),
+    _kv("GET FETCH", ("MBOXNAME", "PARTITION", "UNIQUEID", "GUID", "UID"), False,
+        "one message file from the replica", "dlist"),
+    _kv("GET FETCH_SIEVE", ("USERID", "FILENAME"), False, "one sieve script", "dlist"),
+    _kv("APPLY RESERVE", ("PARTITION", "MBOXNAME", "GUID"), False,
+        "stage message files the replica already holds; the rest come back MISSING", "dlist"),
+    _c("APPLY MESSAGE", [Arg("(%{partition guid size} …)", LIST)], True,
+       "upload message files (use \\upload)", "dlist"),
+    _kv("APPLY MAILBOX", _MAILBOX_KEYS, True, "create or update a mailbox and its records"),
+    _kv("APPLY LOCAL_MAILBOX", _MAILBOX_KEYS, True, "APPLY MAILBOX, not replicated further"),
+    _c("APPLY UNMAILBOX", [Arg("mailbox", MAILBOX)], True, "delete a mailbox"),
+    _c("APPLY LOCAL_UNMAILBOX", [Arg("mailbox", MAILBOX)], True,
+       "delete a mailbox, not replicated further"),
+    _kv("APPLY RENAME", ("OLDMBOXNAME", "NEWMBOXNAME", "PARTITION", "UIDVALIDITY"), True,
+        "rename a mailbox"),
+    _kv("APPLY LOCAL_RENAME", ("OLDMBOXNAME", "NEWMBOXNAME", "PARTITION", "UIDVALIDITY"), True,
+        "rename, not replicated further"),
+    _kv("APPLY EXPUNGE", ("MBOXNAME", "UNIQUEID", "UID"), True,
+        "mark records expunged without a modseq change"),
+    _kv("APPLY QUOTA", ("ROOT", "LIMIT", "STORAGE", "MESSAGE", "X-ANNOTATION-STORAGE",
+                        "X-NUM-FOLDERS", "MODSEQ"), True, "set a quota root's limits"),
+    _c("APPLY UNQUOTA", [Arg("root", MAILBOX)], True, "remove a quota root"),
+    _kv("APPLY ANNOTATION", ("MBOXNAME", "ENTRY", "USERID", "VALUE"), True,
+        "set a mailbox or server annotation"),
+    _kv("APPLY UNANNOTATION", ("MBOXNAME", "ENTRY", "USERID"), True, "remove an annotation"),
+    _kv("APPLY SEEN", ("USERID", "UNIQUEID", "LASTREAD", "LASTUID", "LASTCHANGE", "SEENUIDS"),
+        True, "overwrite a user's seen state for a mailbox"),
+    _kv("APPLY SUB", ("USERID", "MBOXNAME"), True, "subscribe"),
+    _kv("APPLY UNSUB", ("USERID", "MBOXNAME"), True, "unsubscribe"),
+    _kv("APPLY SIEVE", ("USERID", "FILENAME", "LAST_UPDATE", "CONTENT"), True,
+        "store a sieve script"),
+    _kv("APPLY UNSIEVE", ("USERID", "FILENAME"), True, "delete a sieve script"),
+    _kv("APPLY ACTIVATE_SIEVE", ("USERID", "FILENAME"), True,
+        "make a script active (FILENAME is NAME.bc)"),
+    _kv("APPLY UNACTIVATE_SIEVE", ("USERID",), True, "no active script"),
+    _c("APPLY UNUSER", [Arg("userid", USER)], True, "delete everything of a user"),
+    _c("APPLY LOCAL_UNUSER", [Arg("userid", USER)], True,
+       "delete a user, not replicated further"),
+    _kv("APPLY FORCE", (), True, "force mode for this server process (%())"),
+    _c("APPLY CAPABILITIES", [Arg("(capability …)", LIST)], False,
+       "enable capabilities (SIEVE-MAILBOX)", "dlist"),
+    _kv("RESTORE MAILBOX", _MAILBOX_KEYS, True, "restore a mailbox (backup tools)"),
+    _kv("RESTORE LOCAL_MAILBOX", _MAILBOX_KEYS, True, "restore, not replicated further"),
+    _c("GET", [Arg("subtype", ASTRING), Arg("argument", ASTRING)], False,
+       "read state (USER META MAILBOXES UNIQUEIDS FULLMAILBOX QUOTA ANNOTATION FETCH …)",
+       "dlist"),
+    _c("APPLY", [Arg("subtype", ASTRING), Arg("argument", ASTRING)], True, "change state"),
+    _c("RESTORE", [Arg("subtype", ASTRING), Arg("argument", ASTRING)], True, "restore a mailbox"),
+    _c("NOOP", [], False, "do nothing"),
+    _c("RESTART", [], False, "discard staged message files"),
+    _c("EXIT", [], False, "end the session"),
+    _c("COMPRESS", [Arg("algorithm", ASTRING)], False, "COMPRESS DEFLATE"),
+    _c("STARTTLS", [], False, "start TLS"),
+    _c("AUTHENTICATE", [Arg("mechanism", MECH), Arg("initial-response", ASTRING, optional=True)],
+       False, "SASL login", sensitive=True),
+]}
+
+TABLES = {"seed": LEGACY, "2005": LEGACY, "csync": CSYNC}
+
+
+def table_for(dialect: str | None) -> dict[str, CommandSpec]:
+    return TABLES.get(dialect or "seed", LEGACY)
+
+
+def lookup(table: dict[str, CommandSpec], text: str) -> CommandSpec | None:
+    """The row for a command line (or its first words): two-word names first."""
+    words = text.split()
+    if len(words) >= 2:
+        spec = table.get(f"{words[0]} {words[1]}".upper())
+        if spec is not None:
+            return spec
+    return table.get(words[0].upper()) if words else None
 
 
 def command_word(line: str) -> str:
     return line.strip().split(" ", 1)[0].split("\t", 1)[0]
 
 
+def command_name(table: dict[str, CommandSpec], line: str) -> str:
+    spec = lookup(table, line)
+    return spec.name if spec is not None else command_word(line).upper()
+
+
 def is_write(table: dict[str, CommandSpec], line: str) -> bool:
     """Whether a command line would change the replica.  A command the table does not know
     counts as a write: the guard rail never lets an unknown through by surprise."""
-    word = command_word(line)
-    if not word:
+    if not command_word(line):
         return False
-    spec = lookup(table, word)
+    spec = lookup(table, line)
     return True if spec is None else spec.write
 
 
@@ -161,14 +261,15 @@ def unbalanced(line: str) -> str | None:
     return None
 
 
-def count_args(line: str) -> int:
-    """Top-level arguments after the command word (a flag list counts as one)."""
+def count_args(line: str, skip: int = 1) -> int:
+    """Top-level arguments after the command's `skip` words (a list counts as one)."""
     count = 0
     depth = 0
     quoted = False
     in_word = False
     escaped = False
-    for ch in line.strip().split(" ", 1)[1] if " " in line.strip() else "":
+    parts = line.strip().split(" ", skip)
+    for ch in parts[skip] if len(parts) > skip else "":
         if quoted:
             if escaped:
                 escaped = False
@@ -202,9 +303,9 @@ def check_line(table: dict[str, CommandSpec], line: str) -> str | None:
         return "a command is one line"
     if _LITERAL_HEADER.search(line):
         return "a literal cannot be typed (the server would wait for its bytes); use a quoted string"
-    spec = lookup(table, command_word(line))
+    spec = lookup(table, line)
     if spec is None:
         return None
-    if count_args(line) < spec.required_args:
+    if count_args(line, len(spec.name.split())) < spec.required_args:
         return f"missing argument; syntax: {spec.syntax}"
     return None

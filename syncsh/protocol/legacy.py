@@ -22,7 +22,7 @@ from syncsh.errors import ProtocolError
 from syncsh.model import Mailbox, Message, SieveScript
 from syncsh.protocol import commands
 from syncsh.protocol.wire import (ATOM, LITERAL, LPAREN, RPAREN, SP, STRING, CRLF, Framer,
-                                  FrameError, LogicalLine, Token, decode, tokenize)
+                                  FrameError, LogicalLine, Token, decode, raw_of, tokenize)
 
 NEED_DATA = "need-data"
 _FINAL_WORDS = (b"OK", b"NO", b"BAD")
@@ -132,6 +132,10 @@ class ClientConnection:
         self.in_flight: str | None = None     # command word, upper case
         self.last_line: bytes | LogicalLine | None = None
         self.reading: str | None = None
+
+    @property
+    def last_raw(self) -> bytes:
+        return raw_of(self.last_line) if self.last_line is not None else b""
 
     @property
     def their_state(self) -> str:

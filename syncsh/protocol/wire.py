@@ -105,6 +105,12 @@ class Framer:
         else:
             self._buf += data
 
+    def take_rest(self) -> bytes:
+        """Every byte received and not yet framed (a codec switch hands them on)."""
+        rest = self._buf[self._pos:]
+        self._buf, self._pos = b"", 0
+        return rest
+
     @property
     def pending(self) -> int:
         """Bytes received but not yet handed out (a partial line or literal)."""

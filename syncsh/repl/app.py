@@ -64,9 +64,7 @@ def history_path() -> str:
 
 def is_secret(line: str) -> bool:
     """Lines that never enter history: authentication and anything carrying a literal."""
-    spec = C.lookup(C.LEGACY, C.command_word(line))
-    return (spec is not None and spec.sensitive) or "{" in line and "}" in line \
-        or line.lstrip().upper().startswith(("AUTHENTICATE", "\\PASSWORD"))
+    return line.lstrip().upper().startswith("AUTHENTICATE") or ("{" in line and "}" in line)
 
 
 def make_history(path: str):
@@ -91,8 +89,10 @@ def make_lexer(table):
 
     class ProtocolLexer(Lexer):
         def lex_document(self, document):
+            current = table() if callable(table) else table
+
             def line(i):
-                return lex_line(table, document.lines[i])
+                return lex_line(current, document.lines[i])
             return line
 
     return ProtocolLexer()
@@ -105,7 +105,7 @@ def lex_line(table, text: str):
     if word.startswith("\\"):
         out.append(("class:meta", word))
     else:
-        spec = C.lookup(table, word)
+        spec = C.lookup(table, text)
         style = "class:unknown" if spec is None and word else \
             "class:write" if spec is not None and spec.write else "class:command"
         out.append((style, word))
@@ -156,12 +156,20 @@ class Console:
         self.recorder = None
         self.last_activity = time.monotonic()
 
+    @property
+    def table(self):
+        """The command table of the dialect spoken now."""
+        from syncsh.cli import expected_dialect
+        dialect = self.session.dialect if self.session is not None else \
+            (self.args.dialect or expected_dialect(self.target))
+        return C.table_for(dialect)
+
     # ------------------------------------------------------------------ connection
     def connect(self, target) -> None:
-        from syncsh.session import Session
-        session = Session(target.open(on_stderr=self._server_stderr), timeout=self.args.timeout,
-                          dialect=self.args.dialect, target=target.text)
-        banner = session.open()
+        from syncsh.connect import open_session
+        session = open_session(target, timeout=self.args.timeout, dialect=self.args.dialect,
+                               on_stderr=self._server_stderr)
+        banner = session.banner
         if self.session is not None:
             self.session.close()
         self.session, self.target = session, target
@@ -193,7 +201,7 @@ class Console:
                 parts.append(("", f"  rtt {s.last_rtt * 1000:.1f}ms"))
             if s.closed:
                 parts.append(("class:toolbar.warn", " disconnected: \\reconnect "))
-        spec = C.lookup(C.LEGACY, C.command_word(text_now)) if text_now else None
+        spec = C.lookup(self.table, text_now) if text_now else None
         if spec is not None:
             parts.append(("", f"   {spec.syntax}"))
             if spec.write:
@@ -202,9 +210,9 @@ class Console:
 
     # ------------------------------------------------------------------ commands
     def guard(self, line: str, confirm) -> bool:
-        if not C.is_write(C.LEGACY, line):
+        if not C.is_write(self.table, line):
             return True
-        word = C.command_word(line).upper()
+        word = C.command_name(self.table, line)
         if self.args.read_only:
             print(f"refused: {word} writes to the replica and --read-only is set", file=sys.stderr)
             return False
@@ -219,7 +227,7 @@ class Console:
         if line.startswith("\\"):
             self.meta(line)
             return
-        problem = C.check_line(C.LEGACY, line)
+        problem = C.check_line(self.table, line)
         if problem:
             print(f"not sent: {problem}", file=sys.stderr)
             return
@@ -246,7 +254,7 @@ class Console:
         if self.recorder is not None:
             hooks.append(lambda d, raw: d == "S" and reply.extend(_reply_lines(raw)))
         self.session.on_wire = (lambda d, raw: [h(d, raw) for h in hooks]) if hooks else None
-        write = C.is_write(C.LEGACY, line)
+        write = C.is_write(self.table, line)
         events = self.session.execute(line)
         try:
             for event in events:
@@ -355,7 +363,7 @@ class Console:
 
     def help(self, topic: str) -> None:
         if topic:
-            spec = C.lookup(C.LEGACY, topic.lstrip("\\"))
+            spec = C.lookup(self.table, topic.lstrip("\\"))
             if spec is None:
                 print(f"no command {topic!r}; \\help lists them")
                 return
@@ -366,8 +374,8 @@ class Console:
             for arg in spec.args:
                 print(f"  {arg.name}: {arg.kind}" + (" (one or more)" if arg.repeat else ""))
             return
-        width = max(len(n) for n in C.LEGACY)
-        for name, spec in C.LEGACY.items():
+        width = max(len(n) for n in self.table)
+        for name, spec in self.table.items():
             mark = "w" if spec.write else " "
             print(f"  {name:<{width}} {mark} {spec.summary}")
         print("\n  w = writes to the replica.  Meta-commands:")
@@ -400,7 +408,7 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
     prompt = PromptSession(
         history=make_history(history_path()),
         auto_suggest=AutoSuggestFromHistory(),
-        lexer=make_lexer(C.LEGACY),
+        lexer=make_lexer(lambda: console.table),
         style=Style.from_dict(STYLE),
         complete_while_typing=True,
         complete_in_thread=True,
@@ -409,7 +417,7 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
     )
     if record is not None:
         console.start_recording(record)
-    completer = SyncCompleter(C.LEGACY, _learnt(console), _StateView(console), META)
+    completer = SyncCompleter(lambda: console.table, _learnt(console), _StateView(console), META)
     prompt.completer = completer
     prompt.key_bindings = make_key_bindings(completer)
 

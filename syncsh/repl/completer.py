@@ -62,10 +62,14 @@ def arg_for(spec: C.CommandSpec, index: int) -> C.Arg | None:
 
 class SyncCompleter(Completer):
     def __init__(self, table, learnt, state, meta_commands=()) -> None:
-        self.table = table
+        self._table = table           # a table, or a callable giving the current one
         self.learnt = learnt
         self.state = state            # the Session: current user, selected mailbox
         self.meta_commands = meta_commands
+
+    @property
+    def table(self):
+        return self._table() if callable(self._table) else self._table
 
     def get_completions(self, document, complete_event):
         text = document.text_before_cursor

@@ -46,19 +46,21 @@ def run(argv: list[str]) -> int:
         raise UsageError(f"no master store at {args.master}")
     from syncsh.replica.engine import ReplicationFailed, Replicator
     from syncsh.replica.master import MasterStore
-    from syncsh.session import Session
     from syncsh.targets import parse_target
 
     from syncsh.cli import target_options
     target = parse_target(args.target, options=target_options(args, interactive=False))
     say = _line(sys.stdout)
-    transport = target.open(on_stderr=_line(sys.stderr),
-                            server_verbosity=2 if args.verbosity >= 2 else 0)
-    session = Session(transport, timeout=args.timeout, target=target.text)
+    from syncsh.connect import open_session
+    session = open_session(target, timeout=args.timeout, on_stderr=_line(sys.stderr),
+                           server_verbosity=2 if args.verbosity >= 2 else 0)
+    if session.dialect not in ("seed", "2005"):
+        session.close()
+        raise UsageError(f"{target.text} speaks the {session.dialect} dialect; replicate speaks "
+                         "the documented one (use Cyrus' own sync_client for a modern replica)")
     master = MasterStore(args.master)
     status = 0
     try:
-        session.open()
         engine = Replicator(master, session, verbosity=args.verbosity, dry_run=args.dry_run,
                             say=say, sent=say)
         try:

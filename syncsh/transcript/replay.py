@@ -197,16 +197,11 @@ class _Run:
         return StepResult(step, FAILED, actual, match.format_diff(self.t.path, lines))
 
     def connect(self, host: str) -> list[str]:
-        from syncsh.session import Session
+        from syncsh.connect import open_session
         target = self.target_for(host)
         lines: list[str] = []
-        session = Session(target.open(), timeout=self.r.timeout, target=target.text,
-                          on_wire=lambda d, raw: d == "S" and lines.extend(_lines(raw)))
-        try:
-            session.open()
-        except SyncshError:
-            session.close()
-            raise
+        session = open_session(target, timeout=self.r.timeout,
+                               on_wire=lambda d, raw: d == "S" and lines.extend(_lines(raw)))
         self.session, self.target = session, target
         return lines
 
@@ -214,10 +209,10 @@ class _Run:
         if self.session is None:
             raise Unreplayable("a protocol line before any `$ ssh` connection")
         first = wire.split("\r\n", 1)[0]
-        if commands.is_write(commands.LEGACY, first) and not self.target.is_demo \
+        if commands.is_write(self.session.table, first) and not self.target.is_demo \
                 and not self.r.allow_writes:
-            raise Unreplayable(f"refused: {commands.command_word(first).upper()} writes to "
-                               f"{self.target.text}; replay it with --allow-writes")
+            raise Unreplayable(f"refused: {commands.command_name(self.session.table, first)} "
+                               f"writes to {self.target.text}; replay it with --allow-writes")
         lines: list[str] = []
         self.session.on_wire = lambda d, raw: d == "S" and lines.extend(_lines(raw))
         try:
@@ -232,19 +227,17 @@ class _Run:
         from syncsh.replica.cli import parser
         from syncsh.replica.engine import ReplicationFailed, Replicator
         from syncsh.replica.master import MasterStore
-        from syncsh.session import Session
         args = parser_args(parser(), argv + ["--master", "-"])
         target = self.target_for(args.target)
         if not target.is_demo and not self.r.allow_writes:
             raise Unreplayable(f"refused: replicate writes to {target.text}; "
                                "replay it with --allow-writes")
+        from syncsh.connect import open_session
         out: list[str] = []
-        transport = target.open(on_stderr=out.append,
-                                server_verbosity=2 if args.verbosity >= 2 else 0)
-        session = Session(transport, timeout=self.r.timeout, target=target.text)
+        session = open_session(target, timeout=self.r.timeout, on_stderr=out.append,
+                               server_verbosity=2 if args.verbosity >= 2 else 0)
         master = MasterStore(self.store_of(self.t.master))
         try:
-            session.open()
             engine = Replicator(master, session, verbosity=args.verbosity, say=out.append)
             try:
                 if args.mailboxes:
