@@ -201,21 +201,32 @@ def run_one_shot(target, args, script: list[str]) -> int:
     from syncsh.protocol import commands
     from syncsh.render import make_renderer
 
-    # The dialect, and so the command table, is known for sure only from the banner; the
-    # target's kind tells it in advance, and every line is checked before anything is sent.
-    table = commands.table_for(args.dialect or expected_dialect(target))
-    check_script(script, target, args, table)
+    # The command table follows the dialect.  Where the target's kind tells it, every line
+    # is checked before connecting; otherwise (ssh:, exec:) after the banner, still before
+    # any command is sent.
+    known = args.dialect or expected_dialect(target)
+    if known:
+        check_script(script, target, args, commands.table_for(known))
     fmt = args.format or ("table" if sys.stdout.isatty() else "raw")
     renderer = make_renderer(fmt, sys.stdout, color=False if args.no_color else None)
     status = Exit.OK
     session = open_session(target, timeout=args.timeout, dialect=args.dialect,
-                           on_stderr=_stderr_relay, on_wire=renderer.wire if fmt == "raw" else None)
+                           on_stderr=_stderr_relay)
     try:
-        if session.table is not table:
+        if session.dialect != known:
             check_script(script, target, args, session.table)
         renderer.banner(session.banner, target.text)
+        session.on_wire = renderer.wire if fmt == "raw" else None
         for line in script:
             renderer.command(line)
+            if line.startswith("\\upload "):
+                from syncsh.upload import UploadFailed, parse_args, upload
+                try:
+                    print(upload(session, *parse_args(line.partition(" ")[2])))
+                except UploadFailed as exc:
+                    print(f"syncsh: \\upload: {exc}", file=sys.stderr)
+                    status = Exit.FAILED
+                continue
             for event in session.execute(line):
                 renderer.event(event)
             if not event.ok:
@@ -229,13 +240,23 @@ def run_one_shot(target, args, script: list[str]) -> int:
     return status
 
 
-def expected_dialect(target) -> str:
-    return "csync" if target.scheme in ("csync", "unix", "cyrus") else "seed"
+def expected_dialect(target) -> str | None:
+    """The dialect a target speaks, where its kind tells (None: only the banner will)."""
+    if target.scheme in ("csync", "unix", "cyrus"):
+        return "csync"
+    return "seed" if target.scheme == "demo" else None
 
 
 def check_script(script: list[str], target, args, table) -> None:
     from syncsh.protocol import commands
     for line in script:
+        if line.startswith("\\"):
+            if not line.startswith("\\upload "):
+                raise UsageError(f"{line.split(' ', 1)[0]}: only \\upload runs in one-shot mode")
+            if args.read_only or not (target.is_demo or args.allow_writes):
+                raise UsageError("refused: \\upload writes to the replica; " + (
+                    "--read-only is set" if args.read_only else "pass --allow-writes to send it"))
+            continue
         problem = commands.check_line(table, line) or guard_refusal(line, target, args, table)
         if problem:
             raise UsageError(problem if problem.startswith("refused")

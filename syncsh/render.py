@@ -154,6 +154,11 @@ class Renderer:
 class RawRenderer(Renderer):
     """The server's lines exactly as they came (CRLF shown as a newline)."""
 
+    def banner(self, banner: Banner, target: str = "") -> None:
+        for capability in banner.capabilities:
+            self.out.write(f"* {capability}\n")
+        self.out.write(banner.text + "\n")
+
     def wire(self, direction: str, raw: bytes) -> None:
         if direction != "S":
             return

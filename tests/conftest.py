@@ -30,3 +30,59 @@ def syncsh(*args, input=None, timeout=60, env=None):
 
 def server_argv(store, *extra):
     return [sys.executable, "-m", "syncsh", "server", "--store", store, *extra]
+
+
+PAIR_SCRIPT = os.environ.get("CYRUS_PAIR") or os.path.join(ROOT, "..", "shared", "cyrus",
+                                                            "cyrus-pair")
+
+
+def require_cyrus():
+    problem = None
+    if not os.path.exists(PAIR_SCRIPT):
+        problem = f"no cyrus-pair at {PAIR_SCRIPT}"
+    elif os.geteuid() != 0:
+        problem = "the Cyrus tests need root (cyrus-pair installs and starts cyrus-imapd)"
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(problem)
+        pytest.skip(problem + ": run sudo ./dev test")
+
+
+class CyrusPair:
+    def __init__(self, directory: str, port: int, extra_env=None) -> None:
+        self.dir = directory
+        self.port = port
+        self.env = dict(os.environ, **(extra_env or {}))
+        self.run("start")
+        import json
+        self.vars = json.loads(self.run("env", "--json").stdout)
+        self.replica_port = int(self.vars["CYRUS_REPLICA_CSYNC_PORT"])
+        self.master_port = int(self.vars["CYRUS_MASTER_CSYNC_PORT"])
+        self.replica_socket = self.vars["CYRUS_REPLICA_CSYNC_SOCKET"]
+        self.master_socket = self.vars["CYRUS_MASTER_CSYNC_SOCKET"]
+        self.replica_conf = self.vars["CYRUS_REPLICA_CONF"]
+        self.master_conf = self.vars["CYRUS_MASTER_CONF"]
+        self.replica_imap = int(self.vars["CYRUS_REPLICA_IMAP_PORT"])
+        self.master_imap = int(self.vars["CYRUS_MASTER_IMAP_PORT"])
+
+    def run(self, *args, check=True):
+        return subprocess.run([PAIR_SCRIPT, "-d", self.dir, "-p", str(self.port), *args],
+                              check=check, capture_output=True, text=True, timeout=300,
+                              env=self.env)
+
+    def seed(self, user, count, side="master"):
+        self.run("seed", user, str(count), side)
+
+    def sync(self, *users):
+        return self.run("sync", *users, check=False)
+
+    def destroy(self):
+        self.run("destroy", check=False)
+
+
+@pytest.fixture(scope="session")
+def cyrus():
+    require_cyrus()
+    pair = CyrusPair(f"/tmp/syncsh-cp-{os.getpid()}", 14700)
+    yield pair
+    pair.destroy()

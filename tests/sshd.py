@@ -84,15 +84,20 @@ class Sshd:
         return f"[127.0.0.1]:{self.port} {kind} {blob}\n"
 
     def kill_sessions(self) -> None:
-        """Kill every per-connection sshd process: the connection drops at once."""
+        """Kill every per-connection sshd process: the connection drops at once.  Only sshd
+        itself: the remote shells then end on their own, as they would after a real crash
+        (a shell killed in the middle of its start-up files can leave locks behind)."""
         def tree(pid):
             for child in children(pid):
                 yield from tree(child)
                 yield child
         for pid in list(tree(self.proc.pid)):
             try:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    if not handle.read().startswith(b"sshd"):
+                        continue
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
+            except (ProcessLookupError, FileNotFoundError):
                 pass
 
     def stop(self) -> None:

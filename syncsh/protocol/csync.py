@@ -166,6 +166,8 @@ class CsyncConnection:
 
     def _text(self, event: dlist.Text):
         line = event.text
+        if line.startswith("* Fatal error"):
+            return Untagged(line, problem="fatal error on the server (it closes the connection)")
         if event.problem:
             return Untagged(line, problem=event.problem)
         word, _, rest = line.partition(" ")
@@ -176,5 +178,5 @@ class CsyncConnection:
         if word == "+":
             return Continuation(rest)
         if line.startswith("* "):
-            return Untagged(line, problem="the server reported" if "Fatal" in line else None)
+            return Untagged(line)
         return Untagged(line, problem="not a reply line")

@@ -19,6 +19,7 @@ META = [
     ("\\trace", "\\trace on|off: both directions with timings"),
     ("\\history", "show this session's commands"),
     ("\\record", "\\record FILE | \\record off: write the session as a transcript"),
+    ("\\upload", "\\upload FILE MAILBOX [FLAG …]: add a message file (modern dialect; a write)"),
     ("\\quit", "leave (Ctrl-D too)"),
 ]
 
@@ -161,7 +162,7 @@ class Console:
         """The command table of the dialect spoken now."""
         from syncsh.cli import expected_dialect
         dialect = self.session.dialect if self.session is not None else \
-            (self.args.dialect or expected_dialect(self.target))
+            (self.args.dialect or expected_dialect(self.target) or "seed")
         return C.table_for(dialect)
 
     # ------------------------------------------------------------------ connection
@@ -224,6 +225,9 @@ class Console:
         line = line.strip()
         if not line:
             return
+        if line.startswith("\\upload"):
+            self.upload(line.partition(" ")[2], confirm)
+            return
         if line.startswith("\\"):
             self.meta(line)
             return
@@ -274,6 +278,25 @@ class Console:
             out.close()
             if self.recorder is not None:
                 self.recorder.command(line, reply)
+
+    def upload(self, rest: str, confirm) -> None:
+        from syncsh.upload import parse_args, upload
+        path, mailbox, flags = parse_args(rest)
+        if self.session is None or self.session.closed:
+            print("not connected: use \\connect TARGET", file=sys.stderr)
+            return
+        if self.args.read_only:
+            print("refused: \\upload writes to the replica and --read-only is set",
+                  file=sys.stderr)
+            return
+        if not (self.target.is_demo or self.args.allow_writes or
+                confirm(f"\\upload changes {self.target.text}. Send it? [y/N] ")):
+            return
+        self.session.on_wire = None
+        message = upload(self.session, path, mailbox, flags)
+        if not self.target.is_demo:
+            audit(self.target.text, f"\\upload {rest}")
+        print(message)
 
     def release_idle_lock(self) -> str | None:
         """ENDUSER when a user lock has been held idle too long (it blocks that user's

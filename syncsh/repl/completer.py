@@ -75,14 +75,24 @@ class SyncCompleter(Completer):
         text = document.text_before_cursor
         words = split_words(text)
         word = words[-1]
+        table = self.table
         if len(words) == 1:
             yield from self._commands(word)
             return
-        spec = C.lookup(self.table, words[0])
+        if len(words) == 2 and any(n.startswith(words[0].upper() + " ") for n in table):
+            yield from self._subtypes(words[0], word)
+            return
+        spec = C.lookup(table, text)
         if spec is None:
             return
-        arg = arg_for(spec, len(words) - 2)
+        index = len(words) - 1 - len(spec.name.split())
+        arg = arg_for(spec, index)
         if arg is None:
+            return
+        if arg.kind == C.KVLIST:
+            for key in self._kv_keys(spec, word):
+                yield Completion(key, start_position=-len(word.rsplit(" ", 1)[-1].lstrip("%(")),
+                                 display_meta="key")
             return
         for value, meta in self._values(arg.kind, word):
             yield Completion(value, start_position=-len(self._tail(word, arg.kind)),
@@ -95,10 +105,41 @@ class SyncCompleter(Completer):
                     yield Completion(name, start_position=-len(word), display_meta=summary)
             return
         upper = word.isupper() or not word
+        seen = set()
         for name, spec in self.table.items():
-            if _fuzzy(word, name):
-                shown = name if upper else name.lower()
-                yield Completion(shown, start_position=-len(word), display_meta=spec.summary)
+            first = name.split(" ", 1)[0]
+            if first in seen or not _fuzzy(word, first):
+                continue
+            seen.add(first)
+            shown = first if upper else first.lower()
+            summary = spec.summary if first == name else "…"
+            yield Completion(shown, start_position=-len(word), display_meta=summary)
+
+    def _subtypes(self, first: str, word: str):
+        """GET/APPLY/RESTORE: the sub-commands, prefix matches first."""
+        upper = first.isupper()
+        names = [(n.split(" ", 1)[1], s) for n, s in self.table.items()
+                 if n.startswith(first.upper() + " ")]
+        ordered = [x for x in names if x[0].startswith(word.upper())] + \
+            [x for x in names if not x[0].startswith(word.upper()) and _fuzzy(word, x[0])]
+        for sub, spec in ordered:
+            yield Completion(sub if upper else sub.lower(), start_position=-len(word),
+                             display_meta=spec.summary)
+
+    @staticmethod
+    def _kv_keys(spec, word: str) -> list[str]:
+        """Keys of the subtype's kvlist not yet given, when the cursor is at a key."""
+        if not word.startswith("%("):
+            return list(spec.keys) if word == "" else []
+        inner = word[2:]
+        if "(" in inner or '"' in inner:
+            return []               # inside a nested value: no key here
+        tokens = inner.split(" ")
+        if len(tokens) % 2 == 0:
+            return []               # the cursor is on a value
+        used = set(tokens[:-1:2])
+        partial = tokens[-1].upper()
+        return [k for k in spec.keys if k.startswith(partial) and k not in used]
 
     @staticmethod
     def _tail(word: str, kind: str) -> str:
