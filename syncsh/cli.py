@@ -101,7 +101,7 @@ def _ask_yes_no(question: str) -> bool:
 
 def client_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="syncsh", description="A console for the Cyrus IMAP replication protocol.",
-                epilog="Other commands: syncsh server | demo | replicate | replay | record "
+                epilog="Other commands: syncsh server | demo | replicate | replay | record | diff "
                        "(each with --help)")
     p.add_argument("--version", action="version", version=f"syncsh {__version__}")
     p.add_argument("target", nargs="?", help="demo:NAME, exec:COMMAND, ssh://[user@]host[:port][/path] "
@@ -324,5 +324,10 @@ def cmd_record(argv: list[str]) -> int:
     return run_record(argv)
 
 
-SUBCOMMANDS = {"server": cmd_server, "demo": cmd_demo, "replicate": cmd_replicate,
+def cmd_diff(argv: list[str]) -> int:
+    from syncsh.diff.cli import run
+    return run(argv)
+
+
+SUBCOMMANDS = {"diff": cmd_diff, "server": cmd_server, "demo": cmd_demo, "replicate": cmd_replicate,
                "replay": cmd_replay, "record": cmd_record}

@@ -20,6 +20,7 @@ META = [
     ("\\history", "show this session's commands"),
     ("\\record", "\\record FILE | \\record off: write the session as a transcript"),
     ("\\upload", "\\upload FILE MAILBOX [FLAG …]: add a message file (modern dialect; a write)"),
+    ("\\diff", "\\diff OTHER --user U …: how this target (master) and OTHER (replica) differ"),
     ("\\quit", "leave (Ctrl-D too)"),
 ]
 
@@ -366,11 +367,30 @@ class Console:
                 self.stop_recording()
             else:
                 self.start_recording(rest)
+        elif word == "\\diff":
+            self.diff(rest)
         elif word == "\\history":
             for i, cmd in enumerate(self.commands_run, 1):
                 print(f"{i:4}  {cmd}")
         else:
             raise UsageError(f"unknown meta-command {word}; \\help lists them")
+
+    def diff(self, rest: str) -> None:
+        """This target as the master, another as the replica, on fresh connections."""
+        import shlex
+        from syncsh.diff.cli import run as run_diff
+        try:
+            words = shlex.split(rest)
+        except ValueError as exc:
+            raise UsageError(f"\\diff: {exc}") from None
+        if not words or words[0].startswith("-"):
+            raise UsageError("\\diff OTHER --user U … (this target is the master)")
+        held = self.session.user if self.session is not None else None
+        if held and held in words:
+            raise UsageError(f"this session holds the lock on {held}: ENDUSER first "
+                             "(diff would wait for it)")
+        status = run_diff([self.target.text, *words])
+        print(f"(diff exit status {status})", file=sys.stderr)
 
     def describe_loss(self) -> str:
         s = self.session

@@ -1,0 +1,105 @@
+"""``syncsh diff``: how a master and a replica diverge, read through the protocol only."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from syncsh.errors import UsageError
+
+
+def parser():
+    from syncsh.cli import _Parser, _add_client_options
+    p = _Parser(prog="syncsh diff", description="Compare a master and a replica; change nothing.")
+    p.add_argument("ends", nargs="+", metavar="TARGET",
+                   help="MASTER REPLICA, or the name of a pair in the config")
+    p.add_argument("--user", "-u", action="append", default=[], metavar="USER")
+    p.add_argument("--users-from", metavar="FILE", help="users, one a line (# comments)")
+    p.add_argument("--mailbox", "-m", action="append", default=[], metavar="MAILBOX")
+    p.add_argument("--full", action="store_true",
+                   help="also sizes, mailbox annotations and message bodies against their GUIDs")
+    p.add_argument("--expunged", action="store_true",
+                   help="count expunged records that Cyrus keeps")
+    p.add_argument("--recheck", type=float, metavar="SECONDS",
+                   help="look again after SECONDS before calling a difference divergence")
+    p.add_argument("--master-store", metavar="DIR",
+                   help="documented dialect: the master's store, for the suggested replicate")
+    _add_client_options(p)
+    return p
+
+
+def read_users(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return [line.strip() for line in handle
+                    if line.strip() and not line.lstrip().startswith("#")]
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def run(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    from syncsh import config as configuration
+    from syncsh.cli import target_options
+    from syncsh.targets import parse_target
+    users = list(args.user)
+    if args.users_from:
+        users += read_users(args.users_from)
+    if len(args.ends) == 1:
+        pair = configuration.load(args.config).pairs.get(args.ends[0])
+        if pair is None:
+            raise UsageError(f"no pair {args.ends[0]!r} in the config: give MASTER REPLICA")
+        master_text, replica_text = pair.master, pair.replica
+        users = users or list(pair.users)
+    elif len(args.ends) == 2:
+        master_text, replica_text = args.ends
+    else:
+        raise UsageError("diff MASTER REPLICA, or diff PAIR")
+    if not users and not args.mailbox:
+        raise UsageError("which users? --user U, --users-from FILE, --mailbox M or a pair's users")
+    options = target_options(args, interactive=False)
+    master = parse_target(master_text, options=options)
+    replica = parse_target(replica_text, options=options)
+    report = diff_targets(master, replica, users, args.mailbox, args)
+    if args.recheck and (report.divergent or report.errors):
+        time.sleep(args.recheck)
+        again = diff_targets(master, replica, users, args.mailbox, args)
+        report = confirmed(report, again)
+    from syncsh.diff.report import render, to_json
+    if args.format == "json":
+        print(to_json(report, master.text, replica.text))
+    else:
+        from rich.console import Console
+        from syncsh.render import color_wanted
+        console = Console(file=sys.stdout, highlight=False, soft_wrap=True,
+                          force_terminal=color_wanted(sys.stdout, False if args.no_color else None),
+                          no_color=args.no_color or not color_wanted(sys.stdout))
+        render(report, master.text, replica.text, console)
+    if report.errors:
+        return 2
+    return 1 if report.divergent else 0
+
+
+def diff_targets(master, replica, users, mailboxes, args):
+    from syncsh.connect import open_session
+    from syncsh.diff.collect import Differ
+    sessions = []
+    try:
+        for target in (master, replica):
+            sessions.append(open_session(target, timeout=args.timeout, dialect=args.dialect))
+        differ = Differ(*sessions, expunged=args.expunged, full=args.full,
+                        master_store=args.master_store or master.store,
+                        master_name=master.text, replica_name=replica.text)
+        return differ.run(users, mailboxes)
+    finally:
+        for session in sessions:
+            session.close()
+
+
+def confirmed(first, second):
+    """Only what both looks saw is divergence; the rest was replication catching up."""
+    keys = {f.key for f in first.findings}
+    second.findings = [f for f in second.findings if f.key in keys]
+    second.identical_users = [u for u in second.users
+                              if not any(f.user == u and not f.consequence for f in second.findings)]
+    return second

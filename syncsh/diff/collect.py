@@ -1,0 +1,352 @@
+"""Reading both ends through the protocol, side by side, and comparing as the replies
+stream in.  Nothing is written: the documented dialect's lock is released with ENDUSER at
+once, the modern dialect only ever sees GET."""
+
+from __future__ import annotations
+
+import hashlib
+
+from syncsh.diff import compare as C
+from syncsh.diff.compare import Finding, MailboxCounts, Report
+from syncsh.errors import ConnectionLost, SyncshError
+from syncsh.model import Mailbox, Message, SieveScript
+from syncsh.protocol.csync import MailboxEnd, Quota, Seen
+from syncsh.protocol.dlist import encode_named
+from syncsh.protocol.legacy import Done, Subscription
+
+
+class Side:
+    """One end's reply, read an event at a time with one event of look-ahead."""
+
+    def __init__(self, events) -> None:
+        self.events = events
+        self.head = None
+        self.done: Done | None = None
+
+    def peek(self):
+        if self.head is None and self.done is None:
+            self.head = next(self.events, None)
+            if isinstance(self.head, Done):
+                self.done, self.head = self.head, None
+        return self.head
+
+    def take(self):
+        event = self.peek()
+        self.head = None
+        return event
+
+    def mailbox(self) -> Mailbox | None:
+        event = self.peek()
+        while event is not None and not isinstance(event, Mailbox) and \
+                isinstance(event, MailboxEnd):
+            self.take()
+            event = self.peek()
+        return event if isinstance(event, Mailbox) else None
+
+    def messages(self):
+        while isinstance(self.peek(), Message):
+            yield self.take()
+        if isinstance(self.peek(), MailboxEnd):
+            self.take()
+
+    def rest(self) -> list:
+        out = []
+        while self.peek() is not None:
+            out.append(self.take())
+        return out
+
+    def finish(self) -> Done:
+        self.rest()
+        return self.done
+
+
+class Differ:
+    def __init__(self, master, replica, *, expunged: bool = False, full: bool = False,
+                 master_store: str | None = None, master_name: str = "MASTER",
+                 replica_name: str = "REPLICA") -> None:
+        self.m, self.r = master, replica
+        self.expunged = expunged
+        self.full = full
+        self.master_store = master_store
+        self.master_name, self.replica_name = master_name, replica_name
+        if master.dialect != replica.dialect and {master.dialect, replica.dialect} - {"seed", "2005"}:
+            raise SyncshError(f"the master speaks {master.dialect} and the replica "
+                              f"{replica.dialect}: diff compares two ends of one dialect")
+        self.modern = master.dialect == "csync"
+
+    # ------------------------------------------------------------------ entry points
+    def run(self, users: list[str], mailboxes: list[str]) -> Report:
+        report = Report()
+        groups: dict[str, list[str]] = {}
+        if mailboxes:
+            from syncsh.model import user_of_mailbox
+            for name in mailboxes:
+                groups.setdefault(user_of_mailbox(name) or "", []).append(name)
+        else:
+            groups = {u: [] for u in users}
+        for user, names in groups.items():
+            report.users.append(user)
+            before = len(report.findings)
+            try:
+                if self.modern:
+                    self.modern_user(report, user, names)
+                else:
+                    self.legacy_user(report, user, names)
+            except ConnectionLost as exc:
+                report.errors.append(f"{user}: {exc}")
+                continue
+            found = report.findings[before:]
+            if not any(not f.consequence for f in found):
+                report.identical_users.append(user)
+        report.findings = C.pair_renames(report.findings)
+        for finding in report.findings:
+            finding.step = self.suggest(finding)
+        return report
+
+    # ------------------------------------------------------------------ documented dialect
+    def legacy_user(self, report: Report, user: str, names: list[str]) -> None:
+        if names:
+            command = "USER_SOME " + " ".join([user] + names)
+            order = {n: i for i, n in enumerate(names)}
+
+            def key(name):
+                return order.get(name, len(order)), name
+        else:
+            command = f"USER_ALL {user}"
+
+            def key(name):
+                return (0 if name == f"user.{user}" else 1), name
+        ms, rs = Side(self.m.execute(command)), Side(self.r.execute(command))
+        try:
+            self.merge_mailboxes(report, user, ms, rs, key)
+            m_rest, r_rest = ms.rest(), rs.rest()
+            for side, done in (("master", ms.done), ("replica", rs.done)):
+                if done is not None and not done.ok:
+                    if "lock" in done.text.lower():
+                        report.findings.append(Finding(user, "", C.LOCK, f"could not get the "
+                                                       f"lock on {user} on the {side}: {done.text}"))
+                        report.errors.append(f"{user}: the {side} did not give its lock: "
+                                             f"{done.text}")
+                    elif done.code != "IMAP_MAILBOX_NONEXISTENT":
+                        report.errors.append(f"{user} on the {side}: {done.status} {done.text}")
+            if not names:
+                self.user_extras(report, user, m_rest, r_rest,
+                                 ms.done.data if ms.done and ms.done.ok else None,
+                                 rs.done.data if rs.done and rs.done.ok else None)
+        finally:
+            for session in (self.m, self.r):
+                if not session.closed:
+                    session.run("ENDUSER")        # the lock blocks replication: release now
+
+    def merge_mailboxes(self, report, user, ms: Side, rs: Side, key) -> None:
+        while True:
+            a, b = ms.mailbox(), rs.mailbox()
+            if a is None and b is None:
+                return
+            if b is None or (a is not None and key(a.name) < key(b.name)):
+                ms.take()
+                self.one_side(report, user, a, ms, master=True)
+            elif a is None or key(b.name) < key(a.name):
+                rs.take()
+                self.one_side(report, user, b, rs, master=False)
+            else:
+                ms.take()
+                rs.take()
+                self.both_sides(report, user, a, b, ms.messages(), rs.messages())
+
+    def one_side(self, report, user, box: Mailbox, side: Side, *, master: bool) -> None:
+        count = sum(1 for _ in side.messages())
+        label = " (a delayed-delete folder)" if C.is_delayed_delete(box.name) else ""
+        kind = C.ONLY_MASTER if master else C.ONLY_REPLICA
+        where = "master" if master else "replica"
+        finding = Finding(user, box.name, kind, f"{box.name}{label} exists on the {where} only "
+                          f"({count} message(s))")
+        if master:
+            finding.master = box.uniqueid
+        else:
+            finding.replica = box.uniqueid
+        report.findings.append(finding)
+
+    def both_sides(self, report, user, a: Mailbox, b: Mailbox, m_msgs, r_msgs) -> None:
+        counts = report.mailboxes.setdefault((user, a.name), MailboxCounts())
+        if a.uniqueid != b.uniqueid:
+            n_m = sum(1 for _ in m_msgs)
+            n_r = sum(1 for _ in r_msgs)
+            report.findings.append(Finding(user, a.name, C.RECREATED, f"{a.name} was re-created: "
+                                           f"uniqueid {a.uniqueid} ({n_m} messages) on the master, "
+                                           f"{b.uniqueid} ({n_r}) on the replica",
+                                           a.uniqueid, b.uniqueid))
+            return
+        meta = C.compare_mailbox_meta(user, a, b, modern=self.modern)
+        messages = list(C.merge_messages(user, a.name, m_msgs, r_msgs, modern=self.modern,
+                                         expunged=self.expunged, full=self.full, counts=counts))
+        C.mark_consequences(meta, messages, a, b)
+        report.findings += meta + messages
+
+    def user_extras(self, report, user, m_rest, r_rest, m_quota, r_quota) -> None:
+        subs = [{e.name: True for e in rest if isinstance(e, Subscription)}
+                for rest in (m_rest, r_rest)]
+        report.findings += C.compare_sets(user, C.SUBSCRIPTION, "subscription", *subs)
+        sieve = [{e.name: ("active" if e.active else "inactive", e.mtime) for e in rest
+                  if isinstance(e, SieveScript)} for rest in (m_rest, r_rest)]
+        report.findings += C.compare_sets(user, C.SIEVE, "sieve script", *sieve)
+        if m_quota != r_quota:
+            report.findings.append(Finding(user, "", C.QUOTA, f"quota limit {m_quota} on the "
+                                           f"master, {r_quota} on the replica", m_quota, r_quota))
+
+    # ------------------------------------------------------------------ modern dialect
+    def modern_user(self, report: Report, user: str, names: list[str]) -> None:
+        if names:
+            command = encode_named("GET MAILBOXES", names)
+        else:
+            command = f"GET USER {user}".encode()
+        m_events, m_done = self.m.run(command)
+        r_events, r_done = self.r.run(command)
+        for side, done in (("master", m_done), ("replica", r_done)):
+            if not done.ok:
+                raise ConnectionLost(f"GET on the {side}: {done.status} {done.text}")
+        m_boxes = {e.name: e for e in m_events if isinstance(e, Mailbox)}
+        r_boxes = {e.name: e for e in r_events if isinstance(e, Mailbox)}
+        for name in sorted(set(m_boxes) | set(r_boxes)):
+            a, b = m_boxes.get(name), r_boxes.get(name)
+            if b is None or a is None:
+                box = a or b
+                label = " (a delayed-delete folder)" if C.is_delayed_delete(name) else ""
+                where = "master" if b is None else "replica"
+                finding = Finding(user, name, C.ONLY_MASTER if b is None else C.ONLY_REPLICA,
+                                  f"{name}{label} exists on the {where} only "
+                                  f"(LAST_UID {box.uidlast})")
+                if b is None:
+                    finding.master = box.uniqueid
+                else:
+                    finding.replica = box.uniqueid
+                report.findings.append(finding)
+                continue
+            if a.uniqueid != b.uniqueid:
+                report.findings.append(Finding(user, name, C.RECREATED, f"{name} was re-created: "
+                                               f"uniqueid {a.uniqueid} on the master, "
+                                               f"{b.uniqueid} on the replica", a.uniqueid,
+                                               b.uniqueid))
+                continue
+            report.mailboxes.setdefault((user, name), MailboxCounts())
+            if self.full or C.needs_records(a, b):
+                self.full_mailbox(report, user, a, b)
+            else:
+                report.findings += C.compare_mailbox_meta(user, a, b, modern=True)
+            if self.full:
+                report.findings += self.mailbox_annotations(user, a, b)
+        if not names:
+            self.modern_extras(report, user, m_events, r_events)
+
+    def full_mailbox(self, report, user, a: Mailbox, b: Mailbox) -> None:
+        command = f"GET FULLMAILBOX {a.name}".encode()
+        ms, rs = Side(self.m.execute(command)), Side(self.r.execute(command))
+        ma, rb = ms.mailbox(), rs.mailbox()
+        if ma is not None:
+            ms.take()
+        if rb is not None:
+            rs.take()
+        counts = report.mailboxes[(user, a.name)]
+        meta = C.compare_mailbox_meta(user, ma or a, rb or b, modern=True)
+        messages = []
+        m_msgs, r_msgs = ms.messages(), rs.messages()
+        if self.full:
+            # bodies are fetched one command at a time: read both listings to their end first
+            # (so --full holds the listings; the default streams them)
+            m_list, r_list = list(m_msgs), list(r_msgs)
+            ms.finish()
+            rs.finish()
+            m_msgs = self.checked_bodies(user, a, m_list, self.m, "master", messages)
+            r_msgs = self.checked_bodies(user, b, r_list, self.r, "replica", messages)
+        messages += list(C.merge_messages(user, a.name, m_msgs, r_msgs, modern=True,
+                                          expunged=self.expunged, full=self.full, counts=counts))
+        ms.finish()
+        rs.finish()
+        C.mark_consequences(meta, messages, ma or a, rb or b)
+        report.findings += meta + messages
+
+    def checked_bodies(self, user, box, messages, session, side, out):
+        """--full: each live message's body, fetched and hashed against its GUID.  The
+        fetches wait until the listing has been read (one command at a time)."""
+        held = messages
+        for message in held:
+            if C.is_expunged(message):
+                continue
+            fields = box.fields or {}
+            kv = {"MBOXNAME": box.name, "PARTITION": fields.get("PARTITION", "default"),
+                  "UNIQUEID": box.uniqueid, "GUID": message.guid, "UID": message.uid}
+            from syncsh.protocol.csync import DlistLine
+            from syncsh.protocol.dlist import KV
+            events, done = session.run(encode_named("GET FETCH", KV(kv)))
+            files = [e.value for e in events if isinstance(e, DlistLine) and e.name == "MESSAGE"]
+            data = getattr(files[0], "data", None) if files else None
+            if data is None or hashlib.sha1(data).hexdigest() != message.guid.lower():
+                out.append(Finding(user, box.name, C.BODY, f"UID {message.uid}: the {side}'s "
+                                   f"message file does not match its GUID {message.guid}",
+                                   uid=message.uid))
+        return iter(held)
+
+    def mailbox_annotations(self, user, a: Mailbox, b: Mailbox) -> list[Finding]:
+        ann_a = (a.fields or {}).get("ANNOTATIONS")
+        ann_b = (b.fields or {}).get("ANNOTATIONS")
+        if ann_a == ann_b:
+            return []
+        return [Finding(user, a.name, C.ANNOTATIONS, "mailbox annotations differ",
+                        ann_a, ann_b)]
+
+    def modern_extras(self, report, user, m_events, r_events) -> None:
+        subs = [{e.name: True for e in events if isinstance(e, Subscription)}
+                for events in (m_events, r_events)]
+        report.findings += C.compare_sets(user, C.SUBSCRIPTION, "subscription", *subs)
+        seen = [{e.uniqueid: (e.lastuid, e.lastchange, e.seenuids) for e in events
+                 if isinstance(e, Seen)} for events in (m_events, r_events)]
+        report.findings += C.compare_sets(user, C.SEEN, "seen state of", *seen)
+        # LAST_UPDATE is the time the replica stored a script: only names and activity count
+        sieve = [{e.name: e.active for e in events if isinstance(e, SieveScript)}
+                 for events in (m_events, r_events)]
+        report.findings += C.compare_sets(user, C.SIEVE, "sieve script", *sieve)
+        quota = [{e.root: (e.limit, e.resources) for e in events if isinstance(e, Quota)}
+                 for events in (m_events, r_events)]
+        report.findings += C.compare_sets(user, C.QUOTA, "quota root", *quota)
+
+    # ------------------------------------------------------------------ next steps
+    def suggest(self, f: Finding) -> str:
+        if self.modern:
+            return _modern_step(f)
+        store = self.master_store or "MASTER_STORE"
+        base = f"syncsh replicate --master {store} -s {self.replica_name}"
+        if f.kind == C.LOCK:
+            return "retry when no replication run holds the user (or raise --timeout)"
+        if f.kind in (C.SUBSCRIPTION, C.QUOTA, C.SIEVE):
+            return f"{base} -u {f.user}"
+        if f.kind == C.MISSING_ON_MASTER:
+            return (f"{base} -m {f.mailbox} would EXPUNGE it from the replica: copy it to the "
+                    "master first if it must be kept")
+        if f.kind == C.SPLIT_BRAIN:
+            return (f"{base} -m {f.mailbox} replaces the replica's message with the master's "
+                    "(the replica's copy is lost)")
+        if f.kind == C.ONLY_REPLICA:
+            return (f"{base} -u {f.user} deletes it from the replica (its messages are lost; "
+                    "copy them to the master first if they matter)")
+        if f.consequence:
+            return "repaired with the findings it follows from"
+        return f"{base} -m {f.mailbox}" if f.mailbox else f"{base} -u {f.user}"
+
+
+def _modern_step(f: Finding) -> str:
+    if f.consequence:
+        return "repaired with the findings it follows from"
+    if f.kind == C.ONLY_REPLICA:
+        return ("sync_client leaves replica-only folders alone: copy their messages to the "
+                f"master, then APPLY UNMAILBOX {f.mailbox} on the replica (deleting it first "
+                "loses them)")
+    if f.kind == C.MISSING_ON_MASTER:
+        return (f"sync_client -u {f.user} copies it back to the master (a replica-side change); "
+                "sync_client -O would drop it")
+    if f.kind == C.SPLIT_BRAIN:
+        return f"sync_client -u {f.user} gives both messages new UIDs on both ends (nothing lost)"
+    if f.kind in (C.SUBSCRIPTION, C.QUOTA, C.SIEVE, C.SEEN) or not f.mailbox:
+        return f"sync_client -u {f.user}"
+    if f.kind in (C.BODY, C.CRC):
+        return f"reconstruct -s {f.mailbox} on the damaged side, then sync_client -m {f.mailbox}"
+    return f"sync_client -m {f.mailbox}"
