@@ -211,7 +211,7 @@ def run_one_shot(target, args, script: list[str]) -> int:
     renderer = make_renderer(fmt, sys.stdout, color=False if args.no_color else None)
     status = Exit.OK
     session = open_session(target, timeout=args.timeout, dialect=args.dialect,
-                           on_stderr=_stderr_relay)
+                           on_stderr=_stderr_relay, learn=False)
     try:
         if session.dialect != known:
             check_script(script, target, args, session.table)

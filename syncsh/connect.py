@@ -27,10 +27,10 @@ def password_for(target) -> str:
 
 
 def open_session(target, *, timeout: float = 30.0, dialect: str | None = None, on_stderr=None,
-                 on_wire=None, server_verbosity: int = 0) -> Session:
+                 on_wire=None, server_verbosity: int = 0, learn: bool = True) -> Session:
     transport = target.open(on_stderr=on_stderr, server_verbosity=server_verbosity)
     session = Session(transport, timeout=timeout, dialect=dialect, on_wire=on_wire,
-                      target=target.text)
+                      target=target.text, learn=learn)
     try:
         session.open()
         if target.needs_login:

@@ -178,26 +178,41 @@ class JsonRenderer(Renderer):
         self.out.write(json.dumps(data) + "\n")
 
     def event(self, event) -> None:
+        if type(event) is Message and event.modseq is None and event.internaldate is None:
+            # the row of a big listing: written directly (GUIDs are hex, UIDs numbers)
+            flags = json.dumps(list(event.flags), ensure_ascii=False) if event.flags else "[]"
+            self.out.write(f'{{"type": "message", "uid": {event.uid}, "guid": '
+                           f'{json.dumps(event.guid)}, "flags": {flags}}}\n')
+            return
         self.out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
 
 
 class TableRenderer(Renderer):
     def __init__(self, out=None, **kwargs) -> None:
         super().__init__(out, **kwargs)
-        from rich.console import Console
-        self.console = Console(file=self.out, force_terminal=self.color, no_color=not self.color,
-                               width=self.width, highlight=False, soft_wrap=True)
+        self._console = None
         self._rows = 0               # message rows since the last header
         self._guid_width = 24
         self._header_due = True
         self._modern = False         # rows carry MODSEQ, INTERNALDATE, SIZE
         self._crc = None             # CrcCheck of the mailbox whose records stream past
 
+    @property
+    def console(self):
+        """rich, imported when first needed: the banner and message rows do without it,
+        so the prompt comes up sooner."""
+        if self._console is None:
+            from rich.console import Console
+            self._console = Console(file=self.out, force_terminal=self.color,
+                                    no_color=not self.color, width=self.width, highlight=False,
+                                    soft_wrap=True)
+        return self._console
+
     # --- small things, drawn by rich
     def banner(self, banner: Banner, target: str = "") -> None:
         where = f"{target}: " if target else ""
-        self.console.print(f"[dim]{where}{banner.text}  ({banner.dialect} dialect)[/dim]",
-                           markup=True)
+        self.out.write(self._paint("dim", f"{where}{banner.text}  ({banner.dialect} dialect)")
+                       + "\n")
 
     def command(self, line: str) -> None:
         self._rows = 0

@@ -46,8 +46,10 @@ class Learnt:
         if isinstance(event, Message):
             if self._current is not None:
                 self._current.add(event.uid)
-            self.guids.add(event.guid)
-            self.flags.update(event.flags)
+            if len(self.guids) < 100_000:       # enough to complete; bounded for huge listings
+                self.guids.add(event.guid)
+            if event.flags:
+                self.flags.update(event.flags)
         elif isinstance(event, Mailbox):
             self.mailboxes.add(event.name)
             self._current = self.uids.setdefault(event.name, set())
@@ -57,7 +59,7 @@ class Learnt:
 
 class Session:
     def __init__(self, transport, *, timeout: float = 30.0, dialect: str | None = None,
-                 on_wire=None, target: str = "") -> None:
+                 on_wire=None, target: str = "", learn: bool = True) -> None:
         self.transport = transport
         self.conn = ClientConnection(dialect)
         self.login: str | None = None
@@ -69,7 +71,7 @@ class Session:
         self.user_since: float | None = None
         self.selected: str | None = None
         self.last_rtt: float | None = None
-        self.learnt = Learnt()
+        self.learnt = Learnt() if learn else None    # completion only: scripts skip it
         self.closed = False
 
     @property
@@ -185,12 +187,14 @@ class Session:
                 self.user_since = time.monotonic()
             self.user = words[1]
             self.selected = None
-            self.learnt.users.add(words[1])
+            if self.learnt is not None:
+                self.learnt.users.add(words[1])
         elif word in ("ENDUSER", "RESTART"):
             self.user = self.selected = self.user_since = None
         elif word == "SELECT" and len(words) > 1 and isinstance(done.data, SelectInfo):
             self.selected = words[1].strip('"')
-            self.learnt.mailboxes.add(self.selected)
+            if self.learnt is not None:
+                self.learnt.mailboxes.add(self.selected)
 
     def is_write(self, line: str) -> bool:
         return commands.is_write(self.table, line)

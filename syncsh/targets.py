@@ -52,6 +52,7 @@ class Target:
     port: int | None = None
     command: str | None = None
     read_only: bool = False            # a named target that must never be written to
+    in_process: bool = True            # demo: serve the store inside this process (fast start)
     options: TargetOptions = field(default_factory=TargetOptions)
 
     @property
@@ -78,6 +79,10 @@ class Target:
                 argv = ["runuser", "-u", "cyrus", "--", "env", "CYRUS_SERVICE=csync",
                         "CYRUS_ID=0"] + argv
             return ProcessTransport(argv, env=env, on_stderr=on_stderr, name=self.text)
+        if self.scheme == "demo" and self.in_process:
+            from syncsh.transport.inprocess import InProcessTransport
+            return InProcessTransport(self.store, on_stderr=on_stderr,
+                                      verbosity=server_verbosity, name=self.text)
         from syncsh.transport.process import ProcessTransport
         argv = list(self.argv)
         if self.scheme == "demo" and server_verbosity:

@@ -86,7 +86,8 @@ def diff_targets(master, replica, users, mailboxes, args):
     sessions = []
     try:
         for target in (master, replica):
-            sessions.append(open_session(target, timeout=args.timeout, dialect=args.dialect))
+            sessions.append(open_session(target, timeout=args.timeout, dialect=args.dialect,
+                                         learn=False))
         differ = Differ(*sessions, expunged=args.expunged, full=args.full,
                         master_store=args.master_store or master.store,
                         master_name=master.text, replica_name=replica.text)

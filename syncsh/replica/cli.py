@@ -53,7 +53,7 @@ def run(argv: list[str]) -> int:
     say = _line(sys.stdout)
     from syncsh.connect import open_session
     session = open_session(target, timeout=args.timeout, on_stderr=_line(sys.stderr),
-                           server_verbosity=2 if args.verbosity >= 2 else 0)
+                           server_verbosity=2 if args.verbosity >= 2 else 0, learn=False)
     if session.dialect not in ("seed", "2005"):
         session.close()
         raise UsageError(f"{target.text} speaks the {session.dialect} dialect; replicate speaks "

@@ -131,7 +131,9 @@ class _Run:
         if text is None:
             raise Unreplayable(f"no target for host {host!r} (use --host {host}=TARGET)")
         if text.startswith("demo:"):
-            return parse_target(text, demo_dir=self.private_pair())
+            target = parse_target(text, demo_dir=self.private_pair())
+            target.in_process = True       # a private pair: no interpreter start per step
+            return target
         return parse_target(text)
 
     def store_of(self, host: str) -> str:
