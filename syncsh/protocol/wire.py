@@ -155,6 +155,9 @@ class Framer:
             self._pos = end + 1
             if line.endswith(b"\r"):
                 line = line[:-1]
+            if len(line) > self.max_line and not self._discard_line:
+                self._reset_line()                   # arrived whole, but too long all the same
+                return FrameError("Line too long")
             item = self._complete_physical_line(line)
             if item is not None:
                 return item

@@ -22,6 +22,8 @@ from syncsh.server.store import NewMessage, Store, StoreError, UserLock
 OUT, TRACE = 1, 2
 SEED_BANNER = b"* Sync Server v0.0 [EXPERIMENTAL]\r\n"
 STAGING_LIMIT = 512 << 20
+MAX_LINE = 16 << 20          # a physical command line (UPLOAD of many COPY items fits)
+MAX_LITERAL = 256 << 20      # one message or script; a larger one is refused, never allocated
 
 _GUID24 = re.compile(rb"[0-9a-fA-F]{24}\Z")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-+=@^~]{0,63}\Z")
@@ -74,13 +76,14 @@ def in_sequence_set(uid: int, seqset: str) -> bool:
 
 class ServerSession:
     def __init__(self, store: Store, *, dialect: str = "seed", lock_timeout: float = 10.0,
-                 clock=time.time, staging_limit: int = STAGING_LIMIT) -> None:
+                 clock=time.time, staging_limit: int = STAGING_LIMIT,
+                 max_line: int = MAX_LINE, max_literal: int = MAX_LITERAL) -> None:
         self.store = store
         self.dialect = dialect
         self.lock_timeout = lock_timeout
         self.clock = clock
         self.staging_limit = staging_limit
-        self.framer = Framer(server_side=True)
+        self.framer = Framer(server_side=True, max_line=max_line, max_literal=max_literal)
         self.user: str | None = None
         self.lock: UserLock | None = None
         self.selected = None
