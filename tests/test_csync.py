@@ -238,3 +238,34 @@ def test_csync_via_an_ssh_jump_host(cyrus, sshd):
                   "--ssh-config", str(config), "-c", f"GET USER {user}", env=password_env())
     assert proc.returncode == 0, proc.stderr
     assert f"MBOXNAME user.{user}" in proc.stdout.decode()
+
+
+def test_starttls_verified_refused_and_insecure(tmp_path):
+    """A pair with TLS configured offers STARTTLS: syncsh uses it and verifies the
+    certificate (trusted here through SSL_CERT_FILE); an unverifiable one is refused unless
+    --insecure, which warns."""
+    require_cyrus()
+    import subprocess as sp
+    cert_dir = f"/tmp/syncsh-tls-{os.getpid()}"
+    os.makedirs(cert_dir, exist_ok=True)
+    sp.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+            f"{cert_dir}/key.pem", "-out", f"{cert_dir}/cert.pem", "-days", "2", "-subj",
+            "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+           capture_output=True)
+    for name in ("key.pem", "cert.pem"):
+        os.chmod(f"{cert_dir}/{name}", 0o644)
+    pair = CyrusPair(f"/tmp/syncsh-tlsp-{os.getpid()}", 15100, {"CYRUS_PAIR_EXTRA_CONF":
+                     f"tls_server_cert: {cert_dir}/cert.pem\ntls_server_key: {cert_dir}/key.pem"})
+    try:
+        target = f"csync://admin@127.0.0.1:{pair.replica_port}"
+        proc = syncsh(target, "-c", "NOOP", env=password_env())
+        assert proc.returncode == 2 and b"CERTIFICATE_VERIFY_FAILED" in proc.stderr
+        proc = syncsh(target, "-c", "NOOP", env=dict(password_env(),
+                                                     SSL_CERT_FILE=f"{cert_dir}/cert.pem"))
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.decode().splitlines()
+        assert "* STARTTLS" not in lines and lines[-1] == "OK Noop completed"  # greeted again
+        proc = syncsh(target, "--insecure", "-c", "NOOP", env=password_env())
+        assert proc.returncode == 0 and b"not verified (--insecure)" in proc.stderr
+    finally:
+        pair.destroy()
