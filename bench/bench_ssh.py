@@ -18,15 +18,9 @@ ROUNDS = 200
 
 
 def setup():
-    from sshd import Sshd, keygen
+    from sshd import client_setup
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="syncsh-bench-ssh-"))
-    key = keygen(tmp / "id")
-    server = Sshd(tmp, f"{key}.pub")
-    known = tmp / "known_hosts"
-    known.write_text(server.known_hosts_line())
-    config = tmp / "config"
-    config.write_text(f"Host b\n  HostName 127.0.0.1\n  Port {server.port}\n  User root\n"
-                      f"  IdentityFile {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n")
+    server, _, _, config = client_setup(tmp, host="b")
     return server, config, tmp
 
 

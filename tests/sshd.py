@@ -108,3 +108,17 @@ class Sshd:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def client_setup(directory, host="replica", name="sshd"):
+    """A server, a client key it accepts and an ssh_config naming it `host`:
+    (server, key, known_hosts, config)."""
+    key = keygen(directory / f"{name}_client_key")
+    server = Sshd(directory, f"{key}.pub", name=name)
+    known = directory / f"{name}_known_hosts"
+    known.write_text(server.known_hosts_line())
+    config = directory / f"{name}_ssh_config"
+    config.write_text(f"Host {host}\n  HostName 127.0.0.1\n  Port {server.port}\n  User root\n"
+                      f"  IdentityFile {key}\n  IdentitiesOnly yes\n"
+                      f"  UserKnownHostsFile {known}\n")
+    return server, key, known, config

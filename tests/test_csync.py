@@ -206,15 +206,9 @@ def test_repl_completes_subtypes_and_kvlist_keys(cyrus):
 
 @pytest.fixture
 def sshd(tmp_path):
-    from sshd import Sshd, keygen, require_sshd
+    from sshd import client_setup, require_sshd
     require_sshd()
-    key = keygen(tmp_path / "id_ed25519")
-    server = Sshd(tmp_path, f"{key}.pub")
-    known = tmp_path / "known_hosts"
-    known.write_text(server.known_hosts_line())
-    config = tmp_path / "ssh_config"
-    config.write_text(f"Host cyrushost\n  HostName 127.0.0.1\n  Port {server.port}\n  User root\n"
-                      f"  IdentityFile {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n")
+    server, _, _, config = client_setup(tmp_path, host="cyrushost")
     yield server, config
     server.stop()
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import syncsh
-from sshd import Sshd, keygen, require_sshd
+from sshd import Sshd, client_setup, keygen, require_sshd
 
 from test_server import ACL, LISTING
 
@@ -15,16 +15,7 @@ from test_server import ACL, LISTING
 @pytest.fixture
 def ssh(tmp_path, pair):
     require_sshd()
-    client = tmp_path / "client"
-    client.mkdir()
-    key = keygen(client / "id_ed25519")
-    server = Sshd(tmp_path, f"{key}.pub")
-    known = client / "known_hosts"
-    known.write_text(server.known_hosts_line())
-    config = client / "ssh_config"
-    config.write_text(f"Host replica\n  HostName 127.0.0.1\n  Port {server.port}\n  User root\n"
-                      f"  IdentityFile {key}\n  IdentitiesOnly yes\n"
-                      f"  UserKnownHostsFile {known}\n")
+    server, key, known, config = client_setup(tmp_path)
 
     class Env:
         pass

@@ -230,15 +230,14 @@ def is_write(table: dict[str, CommandSpec], line: str) -> bool:
     return True if spec is None else spec.write
 
 
-def unbalanced(line: str) -> str | None:
-    """What is left open at the end of a line (a quote or a parenthesis), or None.
-
-    The server would read the next line into an open list or quote, so such a line is
-    never sent as it stands."""
+def _scan(text: str):
+    """Each character with the list depth and quoting in force before it: the one reading
+    of quotes (with backslash escapes) and parentheses that the checks below share."""
     depth = 0
     quoted = False
     escaped = False
-    for ch in line:
+    for ch in text:
+        yield ch, depth, quoted
         if quoted:
             if escaped:
                 escaped = False
@@ -252,44 +251,35 @@ def unbalanced(line: str) -> str | None:
             depth += 1
         elif ch == ")":
             depth -= 1
-            if depth < 0:
-                return "a ')' closes nothing"
-    if quoted:
-        return "an open quote"
-    if depth:
-        return "an open '('"
+    yield "", depth, quoted
+
+
+def unbalanced(line: str) -> str | None:
+    """What is left open at the end of a line (a quote or a parenthesis), or None.
+
+    The server would read the next line into an open list or quote, so such a line is
+    never sent as it stands."""
+    for ch, depth, quoted in _scan(line):
+        if not quoted and ch == ")" and depth <= 0:
+            return "a ')' closes nothing"
+        if ch == "":
+            return "an open quote" if quoted else "an open '('" if depth else None
     return None
 
 
 def count_args(line: str, skip: int = 1) -> int:
     """Top-level arguments after the command's `skip` words (a list counts as one)."""
-    count = 0
-    depth = 0
-    quoted = False
-    in_word = False
-    escaped = False
     parts = line.strip().split(" ", skip)
-    for ch in parts[skip] if len(parts) > skip else "":
-        if quoted:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                quoted = False
+    count = 0
+    in_word = False
+    for ch, depth, quoted in _scan(parts[skip] if len(parts) > skip else ""):
+        if quoted or ch == "":
             continue
         if ch == " " and depth == 0:
             in_word = False
-            continue
-        if not in_word and depth == 0:
+        elif not in_word and depth == 0:
             count += 1
             in_word = True
-        if ch == '"':
-            quoted = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
     return count
 
 
