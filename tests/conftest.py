@@ -86,3 +86,35 @@ def cyrus():
     pair = CyrusPair(f"/tmp/syncsh-cp-{os.getpid()}", 14700)
     yield pair
     pair.destroy()
+
+
+# ---------------------------------------------------------------------- ./dev stress report
+
+_STRESS_RESULTS = []
+
+
+def pytest_runtest_logreport(report):
+    if os.environ.get("SYNCSH_STRESS") == "1" and report.when == "call":
+        _STRESS_RESULTS.append((report.nodeid.split("::")[-1], report.outcome, report.duration))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """`./dev stress` writes its figures into bench/README.md."""
+    if os.environ.get("SYNCSH_STRESS") != "1" or not _STRESS_RESULTS:
+        return
+    import datetime
+    path = os.path.join(ROOT, "bench", "README.md")
+    begin, end = "<!-- stress:begin -->", "<!-- stress:end -->"
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    rows = "\n".join(f"| {name} | {outcome} | {duration:.1f} s |"
+                     for name, outcome, duration in _STRESS_RESULTS)
+    block = (f"{begin}\nLatest `./dev stress`: {stamp} (100k examples a fuzzed parser, 8 clients "
+             f"x 1000 commands, 100 SIGKILLs during replicate).\n\n| run | outcome | time |\n"
+             f"|---|---|---|\n{rows}\n{end}")
+    text = open(path, encoding="utf-8").read()
+    if begin in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text += "\n## Stress runs\n\n" + block + "\n"
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)

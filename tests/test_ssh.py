@@ -229,3 +229,34 @@ def test_encrypted_key_passphrase_asked_at_the_prompt(ssh, tmp_path, capsys):
     captured = capsys.readouterr()
     assert status == 0 and "OK 100000" in captured.out
     assert "s3cret-phrase" not in captured.out + captured.err
+
+
+def test_server_alive_interval_notices_a_peer_that_stops_answering(ssh):
+    """sshd frozen (SIGSTOP): with ServerAliveInterval 1 and CountMax 2 the one-shot client
+    gives up after about 2 s of unanswered keepalives, long before --timeout."""
+    import signal
+    import threading
+    ssh.config.write_text(ssh.config.read_text() + "  ServerAliveInterval 1\n"
+                          "  ServerAliveCountMax 2\n")
+    slow = f"sh -c 'sleep 3; {ssh.command}'"
+    frozen = []
+
+    def freeze():
+        from sshd import children
+        for pid in children(ssh.server.proc.pid):
+            os.kill(pid, signal.SIGSTOP)
+            frozen.append(pid)
+
+    timer = threading.Timer(1.0, freeze)
+    timer.start()
+    started = time.monotonic()
+    try:
+        proc = syncsh("ssh://replica", "--ssh-config", str(ssh.config), "--remote-command", slow,
+                      "--timeout", "60", "-c", "quota user.dpc22", timeout=90)
+    finally:
+        timer.join()
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    assert proc.returncode == 2
+    assert b"stopped answering" in proc.stderr
+    assert time.monotonic() - started < 30

@@ -397,9 +397,32 @@ class SSHTransport:
                 return b""
             if not self.transport.is_active():
                 raise ConnectionLost(f"the SSH connection to {self.name} was lost")
+            if self.alive_interval and \
+                    time.monotonic() - self._last_heard >= self.alive_interval:
+                budget = self.alive_interval * self.alive_count
+                if not self._peer_answers(budget):
+                    raise ConnectionLost(f"{self.name} stopped answering: no reply to "
+                                         f"keepalives for {budget:g}s")
+                self._last_heard = time.monotonic()
             if deadline is not None and time.monotonic() >= deadline:
                 raise ConnectionLost(f"no reply from {self.name} within {timeout:g}s")
             select.select([self.channel], [], [], 0.05)
+
+    def _peer_answers(self, timeout: float) -> bool:
+        """ServerAliveInterval/CountMax: a keepalive@openssh.com request the server must
+        answer (a refusal is an answer); None within the budget means a dead peer."""
+        import threading
+        answered = threading.Event()
+
+        def probe():
+            try:
+                self.transport.global_request("keepalive@openssh.com", wait=True)
+            except Exception:
+                return
+            answered.set()
+
+        threading.Thread(target=probe, daemon=True).start()
+        return answered.wait(timeout)
 
     def close(self) -> None:
         channel = getattr(self, "channel", None)
