@@ -348,40 +348,41 @@ class ServerSession:
     # ------------------------------------------------------------------ message commands
 
     def cmd_setflags(self, a: Args):
-        pairs = []
+        pairs: list = []
         try:
-            self._need_mailbox()
-            if a.at_end:
-                raise a.missing()
-            error = lambda: Bad("Syntax error in Setflags: Invalid flags")  # noqa: E731
-            while not a.at_end:
-                a.space()
-                token = a.take()
-                try:
-                    uid = to_number(token, lambda: Bad("Syntax error in Setflags: Invalid UID"))
-                except Bad:
-                    raise
-                if uid == 0:
-                    raise Bad("Syntax error in Setflags: Invalid UID")
-                if uid > self.selected.uidlast:
-                    raise Bad("Syntax error in Setflags: UID out of range")
-                token = a.take()
-                if token is None or token.kind != SP:
-                    raise Bad("Garbage at end of Setflags sequence")
-                pairs.append((uid, read_flag_list(a, error)))
-            box = self.selected
-            try:
-                with self.store.write():
-                    box = self._reload_selected()
-                    self.store.set_flags(box, pairs, int(self.clock()))
-            except StoreError as exc:
-                self.selected = None
-                raise No(f"Failed to commit flag update for {box.name}: {exc}") from None
+            self._setflags(a, pairs)
+        finally:
+            # the trace comes when the command has finished, whatever its outcome (spec 11.4)
             yield self._trace(f"SETFLAGS [{len(pairs)} msgs]")
-            yield OUT, b"OK Updated flags on %d messages okay\r\n" % len(pairs)
-        except (Bad, No):
-            yield self._trace(f"SETFLAGS [{len(pairs)} msgs]")
-            raise
+        yield OUT, b"OK Updated flags on %d messages okay\r\n" % len(pairs)
+
+    def _setflags(self, a: Args, pairs: list) -> None:
+        box = self._need_mailbox()
+        if a.at_end:
+            raise a.missing()
+
+        def invalid_uid():
+            return Bad("Syntax error in Setflags: Invalid UID")
+
+        while not a.at_end:
+            a.space()
+            uid = to_number(a.take(), invalid_uid)
+            if uid == 0:
+                raise invalid_uid()
+            if uid > box.uidlast:
+                raise Bad("Syntax error in Setflags: UID out of range")
+            token = a.take()
+            if token is None or token.kind != SP:
+                raise Bad("Garbage at end of Setflags sequence")
+            pairs.append((uid, read_flag_list(a, lambda: Bad(
+                "Syntax error in Setflags: Invalid flags"))))
+        try:
+            with self.store.write():
+                box = self._reload_selected()
+                self.store.set_flags(box, pairs, int(self.clock()))
+        except StoreError as exc:
+            self.selected = None
+            raise No(f"Failed to commit flag update for {box.name}: {exc}") from None
 
     def cmd_expunge(self, a: Args):
         self._need_mailbox()
