@@ -214,7 +214,8 @@ class ClientConnection:
             return Untagged(_text(line), problem="not a reply line")
         try:
             return self._untagged(line)
-        except (ProtocolError, ValueError, IndexError) as exc:
+        except (ProtocolError, ValueError, IndexError, TypeError) as exc:
+            # a list or literal where a number or name belongs: reported, never raised
             return Untagged(_text(line), problem=f"unreadable {self.in_flight or ''} line: {exc}")
 
     def _untagged(self, line):
