@@ -32,6 +32,17 @@ def server_argv(store, *extra):
     return [sys.executable, "-m", "syncsh", "server", "--store", store, *extra]
 
 
+def teed_server(directory, store, *flags):
+    """An exec: target running the reference server on `store`, with every byte the client
+    sends copied to a file: (target, log path)."""
+    log = directory / "sent.bin"
+    script = directory / "tee.sh"
+    script.write_text(f"#!/bin/sh\ntee {log} | {sys.executable} -m syncsh server "
+                      f"--store {store} {' '.join(flags)}\n")
+    script.chmod(0o755)
+    return f"exec:{script}", log
+
+
 PAIR_SCRIPT = os.environ.get("CYRUS_PAIR") or os.path.join(ROOT, "..", "shared", "cyrus",
                                                             "cyrus-pair")
 

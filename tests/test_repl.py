@@ -10,7 +10,7 @@ import time
 import pytest
 from prompt_toolkit.document import Document
 
-from conftest import ROOT
+from conftest import ROOT, teed_server
 
 from test_transcripts import run_repl_keys
 
@@ -125,12 +125,7 @@ def test_a_password_never_enters_the_history(tmp_path, capsys):
 def logging_target(tmp_path):
     from syncsh import demo
     demo.init(str(tmp_path / "p"))
-    log = tmp_path / "sent.bin"
-    script = tmp_path / "tee.sh"
-    script.write_text(f"#!/bin/sh\ntee {log} | {sys.executable} -m syncsh server "
-                      f"--store {tmp_path / 'p' / 'cyrus-2'}\n")
-    script.chmod(0o755)
-    return f"exec:{script}", log
+    return teed_server(tmp_path, tmp_path / "p" / "cyrus-2")
 
 
 def test_an_unbalanced_line_is_not_sent_but_continued(tmp_path, capsys):

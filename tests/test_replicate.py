@@ -8,7 +8,7 @@ import pytest
 
 from syncsh import demo
 
-from conftest import syncsh
+from conftest import syncsh, teed_server
 
 DAMAGE = ["user_some dpc22 user.dpc22", "select user.dpc22", "expunge 1",
           "setflags 4140 (hello world)", "status"]
@@ -70,12 +70,7 @@ def test_demo_targets_start_their_server_with_the_trace(pair, tmp_path):
 
 
 def sent_bytes_wrapper(tmp_path, replica):
-    log = tmp_path / "sent.bin"
-    script = tmp_path / "tee.sh"
-    script.write_text(f"#!/bin/sh\ntee {log} | {sys.executable} -m syncsh server "
-                      f"--store {replica} -v -v\n")
-    script.chmod(0o755)
-    return f"exec:{script}", log
+    return teed_server(tmp_path, replica, "-v", "-v")
 
 
 def test_second_scenario_moves_a_message_without_sending_its_body(pair, tmp_path):
