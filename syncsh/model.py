@@ -63,10 +63,6 @@ def parse_acl(acl: str) -> list[AclEntry]:
     return entries
 
 
-def format_acl(entries) -> str:
-    return "".join(f"{e.identifier}\t{e.rights}\t" for e in entries)
-
-
 @dataclass(slots=True)
 class SeenState:
     lastread: int = 0
@@ -97,21 +93,6 @@ class SieveScript:
     name: str
     mtime: int
     active: bool = False
-
-
-@dataclass(slots=True)
-class UserState:
-    user: str
-    mailboxes: list[Mailbox] = field(default_factory=list)
-    subscriptions: list[str] = field(default_factory=list)
-    sieve: list[SieveScript] = field(default_factory=list)
-    quota: int | None = None
-
-    def mailbox(self, name: str) -> Mailbox | None:
-        for mailbox in self.mailboxes:
-            if mailbox.name == name:
-                return mailbox
-        return None
 
 
 def mailbox_uniqueid(name: str, uidvalidity: int) -> str:

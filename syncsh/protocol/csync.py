@@ -133,9 +133,6 @@ class CsyncConnection:
         self.in_flight = b" ".join(words[:2]).decode("ascii", "replace").upper() or "?"
         return data + b"\r\n"
 
-    def send_continuation(self, text: str = "") -> bytes:
-        return text.encode() + b"\r\n"
-
     def receive_data(self, data: bytes) -> None:
         self.reader.feed(data)
 

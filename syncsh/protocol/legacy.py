@@ -137,12 +137,6 @@ class ClientConnection:
     def last_raw(self) -> bytes:
         return raw_of(self.last_line) if self.last_line is not None else b""
 
-    @property
-    def their_state(self) -> str:
-        if self.banner is None:
-            return "greeting"
-        return "reply" if self.in_flight is not None else "idle"
-
     def send(self, line: str | bytes) -> bytes:
         """Bytes for one command line; the connection now expects its reply."""
         if self.banner is None:
@@ -158,9 +152,6 @@ class ClientConnection:
         spec = commands.LEGACY.get(word) if self.dialect in (SEED, Y2005) else None
         self.reading = spec.replies if spec else None     # how "*" lines will be read
         return data + CRLF
-
-    def send_continuation(self, text: str = "") -> bytes:
-        return text.encode() + CRLF
 
     def receive_data(self, data: bytes) -> None:
         self.framer.feed(data)

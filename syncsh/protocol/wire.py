@@ -312,7 +312,3 @@ def literal(data: bytes) -> bytes:
 
 def flag_list(flags) -> bytes:
     return b"(" + b" ".join(encode(f) for f in flags) + b")"
-
-
-def is_number(value: bytes) -> bool:
-    return value.isdigit() and value.isascii() and len(value) <= 10 and int(value) < 1 << 32

@@ -75,11 +75,6 @@ class Args:
         token = self.peek()
         return token is not None and token.kind == SP
 
-    def rest_astrings(self) -> list[str]:
-        values = []
-        while not self.at_end:
-            values.append(self.astring())
-        return values
 
 
 def to_number(token: Token | None, error) -> int:

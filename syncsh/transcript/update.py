@@ -13,14 +13,8 @@ def updated_text(result: FileResult, original: str) -> str:
     for step in result.steps:
         new = [f"S: {text}" for text in step.actual]
         if step.step.source:
-            replace[step.step.source[0]] = new
+            replace[step.step.source[0]] = new          # continuation lines are in source too
             drop.update(step.step.source[1:])
-            # continuation lines of the last S: line belong to it too
-            last = step.step.source[-1]
-            while last < len(lines) and lines[last - 1].rstrip().endswith("\\") \
-                    and lines[last].startswith("S:"):
-                last += 1
-                drop.add(last)
         else:
             number = step.step.command.number + step.step.command.text.count("\r\n")
             insert_after[number] = new
