@@ -172,3 +172,15 @@ def test_diff_from_inside_the_repl(capsys):
     assert "uidlast 4156 on the master, 4151 on the replica" in captured.out
     assert "(diff exit status 1)" in captured.err
     assert "holds the lock on dpc22: ENDUSER first" in captured.err
+
+
+def test_a_named_pair_from_the_config(tmp_path):
+    config = tmp_path / "syncsh.toml"
+    config.write_text('[targets]\nmaster = "demo:cyrus-1"\n\n'
+                      '[pairs.demo]\nmaster = "master"\nreplica = "demo:cyrus-2"\n'
+                      'users = ["dpc22"]\n')
+    proc = syncsh("diff", "demo", "--config", str(config), "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["users"] == ["dpc22"] and report["master"] == "master"
+    assert {f["kind"] for f in report["findings"]} == {"uidlast", "seen"}
