@@ -44,6 +44,9 @@ class SocketTransport:
 
     def start_tls(self, context, server_hostname: str | None) -> None:
         import ssl
+        if not isinstance(self.sock, socket.socket):
+            raise ConnectionLost(f"{self.name} offers STARTTLS, which syncsh cannot run through "
+                                 "an SSH tunnel (--via); connect directly")
         try:
             self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
         except (ssl.SSLError, OSError) as exc:
