@@ -35,22 +35,21 @@ class Figure:
                 f"{self.ratio:.2f} | {self.target} | {verdict} | {self.note} |")
 
 
-def best_of(function, runs: int = 3) -> float:
+def timings(function, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
+
+
+def best_of(function, runs: int = 3) -> float:
+    return min(timings(function, runs))
 
 
 def median_of(function, runs: int = 5) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timings(function, runs))
 
 
 def legacy_listing(count: int) -> str:

@@ -175,8 +175,6 @@ def run_client(argv: list[str]) -> int:
     script = read_script(getattr(args, "script", None))
     target = parse_target(args.target or DEFAULT_TARGET,
                           options=target_options(args, interactive=not script))
-    if target.read_only:
-        args.read_only = True
     if not script:
         from syncsh.repl.app import run_repl
         return run_repl(target, args)
@@ -186,14 +184,20 @@ def run_client(argv: list[str]) -> int:
 def guard_refusal(line: str, target, args, table) -> str | None:
     """Why the guard rail stops this command in one-shot use, or None."""
     from syncsh.protocol import commands
-    if not commands.is_write(table, line):
-        return None
-    name = commands.command_name(table, line)
-    if args.read_only:
+    return refusal(commands.is_write(table, line), commands.command_name(table, line), target,
+                   args)
+
+
+def refusal(write: bool, name: str, target, args) -> str | None:
+    """One-shot use has no one to ask: what needs confirmation is refused."""
+    from syncsh import guard
+    verdict = guard.decide(write, target, read_only=args.read_only,
+                           allow_writes=args.allow_writes)
+    if verdict == guard.REFUSE:
         return f"refused: {name} writes to the replica and --read-only is set"
-    if target.is_demo or args.allow_writes:
-        return None
-    return f"refused: {name} writes to {target.text}; pass --allow-writes to send it"
+    if verdict == guard.CONFIRM:
+        return f"refused: {name} writes to {target.text}; pass --allow-writes to send it"
+    return None
 
 
 def run_one_shot(target, args, script: list[str]) -> int:
@@ -253,9 +257,9 @@ def check_script(script: list[str], target, args, table) -> None:
         if line.startswith("\\"):
             if not line.startswith("\\upload "):
                 raise UsageError(f"{line.split(' ', 1)[0]}: only \\upload runs in one-shot mode")
-            if args.read_only or not (target.is_demo or args.allow_writes):
-                raise UsageError("refused: \\upload writes to the replica; " + (
-                    "--read-only is set" if args.read_only else "pass --allow-writes to send it"))
+            problem = refusal(True, "\\upload", target, args)
+            if problem:
+                raise UsageError(problem)
             continue
         problem = commands.check_line(table, line) or guard_refusal(line, target, args, table)
         if problem:

@@ -211,16 +211,19 @@ class Console:
         return parts
 
     # ------------------------------------------------------------------ commands
-    def guard(self, line: str, confirm) -> bool:
-        if not C.is_write(self.table, line):
-            return True
-        word = C.command_name(self.table, line)
-        if self.args.read_only:
-            print(f"refused: {word} writes to the replica and --read-only is set", file=sys.stderr)
+    def guard(self, line: str, confirm, *, write: bool | None = None,
+              name: str | None = None) -> bool:
+        from syncsh import guard
+        write = C.is_write(self.table, line) if write is None else write
+        name = name or C.command_name(self.table, line)
+        verdict = guard.decide(write, self.target, read_only=self.args.read_only,
+                               allow_writes=self.args.allow_writes)
+        if verdict == guard.REFUSE:
+            print(f"refused: {name} writes to the replica and --read-only is set", file=sys.stderr)
             return False
-        if self.target.is_demo or self.args.allow_writes:
-            return True
-        return confirm(f"{word} changes {self.target.text}. Send it? [y/N] ")
+        if verdict == guard.CONFIRM:
+            return confirm(f"{name} changes {self.target.text}. Send it? [y/N] ")
+        return True
 
     def run_line(self, line: str, confirm) -> None:
         line = line.strip()
@@ -286,12 +289,7 @@ class Console:
         if self.session is None or self.session.closed:
             print("not connected: use \\connect TARGET", file=sys.stderr)
             return
-        if self.args.read_only:
-            print("refused: \\upload writes to the replica and --read-only is set",
-                  file=sys.stderr)
-            return
-        if not (self.target.is_demo or self.args.allow_writes or
-                confirm(f"\\upload changes {self.target.text}. Send it? [y/N] ")):
+        if not self.guard(rest, confirm, write=True, name="\\upload"):
             return
         self.session.on_wire = None
         message = upload(self.session, path, mailbox, flags)

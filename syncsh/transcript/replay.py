@@ -211,8 +211,7 @@ class _Run:
         if self.session is None:
             raise Unreplayable("a protocol line before any `$ ssh` connection")
         first = wire.split("\r\n", 1)[0]
-        if commands.is_write(self.session.table, first) and not self.target.is_demo \
-                and not self.r.allow_writes:
+        if self.refused(commands.is_write(self.session.table, first), self.target):
             raise Unreplayable(f"refused: {commands.command_name(self.session.table, first)} "
                                f"writes to {self.target.text}; replay it with --allow-writes")
         lines: list[str] = []
@@ -231,7 +230,7 @@ class _Run:
         from syncsh.replica.master import MasterStore
         args = parser_args(parser(), argv + ["--master", "-"])
         target = self.target_for(args.target)
-        if not target.is_demo and not self.r.allow_writes:
+        if self.refused(True, target):
             raise Unreplayable(f"refused: replicate writes to {target.text}; "
                                "replay it with --allow-writes")
         from syncsh.connect import open_session
@@ -252,6 +251,11 @@ class _Run:
             master.close()
             session.close()
         return out
+
+    def refused(self, write: bool, target) -> bool:
+        """Replay has no one to ask: a write that needs confirmation is not sent."""
+        from syncsh import guard
+        return guard.decide(write, target, allow_writes=self.r.allow_writes) != guard.SEND
 
     def end_connection(self) -> None:
         if self.session is not None:
