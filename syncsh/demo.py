@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from email.utils import formatdate
 
 from syncsh.model import mailbox_uniqueid
 from syncsh.server.store import NewMessage, Store
@@ -69,6 +68,7 @@ SIEVE = ("filters", 1062800000,
 
 
 def message_body(uid: int, sender: str, subject: str, text: str, internaldate: int) -> bytes:
+    from email.utils import formatdate     # only when a pair is built: start-up does not pay
     header = (f"Return-Path: <{sender.split('<')[-1].rstrip('>')}>\r\n"
               f"Received: from ppsw-1.csi.cam.ac.uk by cyrus-1.hermes.cam.ac.uk;"
               f" {formatdate(internaldate)}\r\n"
