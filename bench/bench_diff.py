@@ -25,7 +25,7 @@ start = time.perf_counter()
 if mode == "parse":
     for path in (a, b):
         s = open_session(target(path), learn=False)
-        for _ in s.execute("USER_ALL big"):
+        for _ in s.execute("USER_ALL big", batches=True):    # as diff reads them
             pass
         s.close()
 else:

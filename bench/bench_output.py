@@ -14,27 +14,35 @@ ROWS = 200_000
 
 
 def events():
-    from syncsh.model import Mailbox, Message
+    """The mailbox, then its messages in runs of about 1800, as the codec hands them on."""
+    from syncsh.model import Mailbox, Message, MessageBatch
     box = Mailbox("user.big", "6b98205c796c6c61", "big\tlrswipcda\t", ROWS, 1)
-    return [box] + [Message(i, "0101003f4c56b0%010x" % i, ("\\answered",) if i % 7 == 0 else ())
-                    for i in range(1, ROWS + 1)]
+    messages = [Message(i, "0101003f4c56b0%010x" % i, ("\\answered",) if i % 7 == 0 else ())
+                for i in range(1, ROWS + 1)]
+    return [box] + [MessageBatch.of(messages[at:at + 1800]) for at in range(0, ROWS, 1800)]
+
+
+def rows(items):
+    for item in items:
+        yield from (item if hasattr(item, "uids") else [item])
 
 
 def render(fmt: str, items) -> None:
     from syncsh.render import make_renderer
     with open(os.path.join(DATA, f"out.{fmt}"), "w") as handle:
         renderer = make_renderer(fmt, handle, color=False, width=120)
-        for item in items:
-            if fmt == "raw":
+        if fmt == "raw":            # the wire view is handed lines, a run's one by one
+            for item in rows(items):
                 renderer.wire("S", b"* %d %s ()\r\n" % (getattr(item, "uid", 0),
                                                          getattr(item, "guid", "").encode()))
-            else:
-                renderer.event(item)
+            return
+        for item in items:
+            renderer.event(item)
 
 
 def bare(items) -> None:
     with open(os.path.join(DATA, "out.bare"), "w") as handle:
-        for item in items:
+        for item in rows(items):
             handle.write(f"{getattr(item, 'uid', 0)} {getattr(item, 'guid', '')}\n")
 
 
@@ -57,7 +65,7 @@ def first_screen() -> float:
     start = time.perf_counter()
     session = open_session(parse_target(cat_target(legacy_listing(1_000_000))))
     renderer = make_renderer("table", Counter(), color=False, width=120)
-    for event in session.execute("USER_SOME big user.big"):
+    for event in session.execute("USER_SOME big user.big", batches=True):
         renderer.event(event)
         if Counter.at is not None:
             break

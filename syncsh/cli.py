@@ -231,7 +231,7 @@ def run_one_shot(target, args, script: list[str]) -> int:
                     print(f"syncsh: \\upload: {exc}", file=sys.stderr)
                     status = Exit.FAILED
                 continue
-            for event in session.execute(line):
+            for event in session.execute(line, batches=True):
                 renderer.event(event)
             if not event.ok:
                 status = Exit.FAILED

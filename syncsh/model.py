@@ -33,6 +33,76 @@ class Message:
         return canonical_flags(self.flags)
 
 
+class MessageBatch:
+    """A run of consecutive messages of one listing, held by column.
+
+    Codecs read the lines of a big listing a region at a time and hand them on like this:
+    one Python object per message costs more than the reading itself (issue 9).  Renderers
+    and diff work on the columns; anything else iterates and gets ``Message`` objects.
+    Columns a dialect does not carry are None.
+    """
+
+    __slots__ = ("uids", "guids", "flags", "internaldates", "last_updated", "sizes",
+                 "modseqs", "annotations", "raw")
+
+    def __init__(self, uids: list[int], guids: list[str], flags: list[tuple[str, ...]], *,
+                 internaldates: list[int] | None = None, last_updated: list[int] | None = None,
+                 sizes: list[int] | None = None, modseqs: list[int] | None = None,
+                 annotations: list[tuple] | None = None, raw: bytes = b"") -> None:
+        self.uids, self.guids, self.flags = uids, guids, flags
+        self.internaldates, self.last_updated = internaldates, last_updated
+        self.sizes, self.modseqs, self.annotations = sizes, modseqs, annotations
+        self.raw = raw                 # the wire bytes the run was read from
+
+    @classmethod
+    def of(cls, messages: list[Message]) -> "MessageBatch":
+        """Columns of messages that came one by one (a short listing, an odd line)."""
+        modern = bool(messages) and messages[0].modseq is not None
+        column = (lambda name: [getattr(m, name) for m in messages]) if modern else \
+            (lambda name: None)
+        return cls([m.uid for m in messages], [m.guid for m in messages],
+                   [m.flags for m in messages], internaldates=column("internaldate"),
+                   last_updated=column("last_updated"), sizes=column("size"),
+                   modseqs=column("modseq"), annotations=column("annotations"))
+
+    def __len__(self) -> int:
+        return len(self.uids)
+
+    def __iter__(self):
+        if self.modseqs is None:
+            return map(Message, self.uids, self.guids, self.flags)
+        none = [None] * len(self.uids)
+        return map(Message, self.uids, self.guids, self.flags, self.internaldates or none,
+                   none, self.last_updated or none, self.sizes or none, self.modseqs,
+                   self.annotations or [()] * len(self.uids))
+
+    def __getitem__(self, index: int) -> Message:
+        def at(column):
+            return column[index] if column is not None else None
+        return Message(self.uids[index], self.guids[index], self.flags[index],
+                       at(self.internaldates), None, at(self.last_updated), at(self.sizes),
+                       at(self.modseqs), self.annotations[index] if self.annotations else ())
+
+    def __repr__(self) -> str:
+        span = f"UIDs {self.uids[0]}..{self.uids[-1]}" if self.uids else "empty"
+        return f"<MessageBatch of {len(self)}: {span}>"
+
+
+class FlagSets(dict):
+    """Flag lists as read (``"\\Seen $Label"``) to tuples, each made once: a mailbox has
+    a handful of distinct flag sets and a million messages share them."""
+
+    def __init__(self, split) -> None:
+        super().__init__()
+        self._split = split
+
+    def __missing__(self, text):
+        if len(self) >= 4096:          # a hostile server's million distinct sets: stay small
+            self.clear()
+        value = self[text] = self._split(text)
+        return value
+
+
 def canonical_flags(flags) -> tuple[frozenset, tuple]:
     system = frozenset(f.lower() for f in flags if f.startswith("\\"))
     user = tuple(sorted(f for f in flags if not f.startswith("\\")))

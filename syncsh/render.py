@@ -14,7 +14,7 @@ import os
 import sys
 from datetime import datetime, timezone
 
-from syncsh.model import Mailbox, Message, SieveScript, parse_acl, is_null_guid
+from syncsh.model import Mailbox, Message, MessageBatch, SieveScript, parse_acl, is_null_guid
 from syncsh.protocol.csync import DlistLine, MailboxEnd, Missing, Quota, Seen
 from syncsh.protocol.legacy import (Banner, Continuation, ContentsItem, Done, Reserved,
                                     SelectInfo, Subscription, Untagged)
@@ -178,6 +178,20 @@ class JsonRenderer(Renderer):
         self.out.write(json.dumps(data) + "\n")
 
     def event(self, event) -> None:
+        if isinstance(event, MessageBatch):
+            if event.modseqs is not None:
+                for message in event:
+                    self.event(message)
+                return
+            # a run of a big listing, written directly: GUIDs are hex, UIDs numbers
+            flag_json: dict = {}
+            for flags in set(event.flags):
+                flag_json[flags] = json.dumps(list(flags), ensure_ascii=False)
+            self.out.write("".join([f'{{"type": "message", "uid": {uid}, "guid": "{guid}", '
+                                    f'"flags": {flag_json[flags]}}}\n'
+                                    for uid, guid, flags in zip(event.uids, event.guids,
+                                                                event.flags)]))
+            return
         if type(event) is Message and event.modseq is None and event.internaldate is None:
             # the row of a big listing: written directly (GUIDs are hex, UIDs numbers)
             flags = json.dumps(list(event.flags), ensure_ascii=False) if event.flags else "[]"
@@ -287,6 +301,27 @@ class TableRenderer(Renderer):
                        f"{self._paint(guid_style, msg.guid.ljust(self._guid_width))}  {flags}\n")
         self._rows += 1
 
+    def batch(self, batch: MessageBatch) -> None:
+        if not batch.uids:
+            return
+        if self._crc is not None or batch.modseqs is not None or self.color:
+            for message in batch:
+                self.message(message)
+            return
+        # plain rows of a big listing: one write for the run, each flag set joined once
+        if self._header_due:
+            self.message(batch[0])
+            start = 1
+        else:
+            start = 0
+        width = self._guid_width
+        flag_text = {flags: " ".join(flags) for flags in set(batch.flags)}
+        self.out.write("".join([f"{uid:>10}  {guid.ljust(width)}  {flag_text[flags]}\n"
+                                for uid, guid, flags in zip(batch.uids[start:],
+                                                            batch.guids[start:],
+                                                            batch.flags[start:])]))
+        self._rows += len(batch.uids) - start
+
     def _paint(self, style: str, text: str) -> str:
         return f"{_STYLE[style]}{text}{_RESET}" if self.color else text
 
@@ -309,7 +344,9 @@ class TableRenderer(Renderer):
             self.console.print(f"{'':>10}  {name} {verdict}", markup=True)
 
     def event(self, event) -> None:
-        if isinstance(event, Message):
+        if isinstance(event, MessageBatch):
+            self.batch(event)
+        elif isinstance(event, Message):
             self.message(event)
         elif isinstance(event, Mailbox):
             self.mailbox(event)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from syncsh.errors import ConnectionLost, ProtocolError
-from syncsh.model import Mailbox, Message
+from syncsh.model import Mailbox, Message, MessageBatch
 from syncsh.protocol import commands
 from syncsh.protocol.legacy import (NEED_DATA, Banner, ClientConnection, Continuation, Done,
                                     SelectInfo, Subscription)
@@ -50,6 +50,13 @@ class Learnt:
                 self.guids.add(event.guid)
             if event.flags:
                 self.flags.update(event.flags)
+        elif isinstance(event, MessageBatch):
+            if self._current is not None:
+                self._current.update(event.uids)
+            if len(self.guids) < 100_000:
+                self.guids.update(event.guids)
+            for flags in set(event.flags):
+                self.flags.update(flags)
         elif isinstance(event, Mailbox):
             self.mailboxes.add(event.name)
             self._current = self.uids.setdefault(event.name, set())
@@ -83,7 +90,12 @@ class Session:
             event = self.conn.next_event()
             if event is not NEED_DATA:
                 if self.on_wire is not None:
-                    self.on_wire("S", self.conn.last_raw)
+                    if isinstance(event, MessageBatch):
+                        # the wire view sees what the one-by-one path would show it
+                        for piece in self.conn.wire_pieces(event.raw):
+                            self.on_wire("S", piece)
+                    else:
+                        self.on_wire("S", self.conn.last_raw)
                 return event
             data = self.transport.recv(self.timeout)
             if not data:
@@ -137,11 +149,14 @@ class Session:
         finally:
             self.on_wire = wire
 
-    def execute(self, line: str | bytes):
-        """Send one command; yield its reply events, the last being Done."""
+    def execute(self, line: str | bytes, *, batches: bool = False):
+        """Send one command; yield its reply events, the last being Done.  With
+        ``batches``, the messages of a big listing may come as MessageBatch runs (renderers
+        and diff read those by column); without, always one Message at a time."""
         if self.closed:
             raise ConnectionLost("the connection is closed")
         data = self.conn.send(line)
+        self.conn.batch = batches
         if self.on_wire is not None:
             self.on_wire("C", data)
         started = time.monotonic()

@@ -9,7 +9,7 @@ import hashlib
 from syncsh.diff import compare as C
 from syncsh.diff.compare import Finding, MailboxCounts, Report
 from syncsh.errors import ConnectionLost, SyncshError
-from syncsh.model import Mailbox, Message, SieveScript
+from syncsh.model import Mailbox, Message, MessageBatch, SieveScript
 from syncsh.protocol.csync import MailboxEnd, Quota, Seen
 from syncsh.protocol.dlist import encode_named
 from syncsh.protocol.legacy import Done, Subscription
@@ -43,11 +43,25 @@ class Side:
             event = self.peek()
         return event if isinstance(event, Mailbox) else None
 
-    def messages(self):
-        while isinstance(self.peek(), Message):
-            yield self.take()
+    def runs(self):
+        """The current mailbox's messages as MessageBatch runs (lone messages gathered)."""
+        while isinstance(self.peek(), (Message, MessageBatch)):
+            if isinstance(self.peek(), MessageBatch):
+                yield self.take()
+                continue
+            lone = []
+            while isinstance(self.peek(), Message) and len(lone) < 256:
+                lone.append(self.take())
+            yield MessageBatch.of(lone)
         if isinstance(self.peek(), MailboxEnd):
             self.take()
+
+    def messages(self):
+        for run in self.runs():
+            yield from run
+
+    def count(self) -> int:
+        return sum(map(len, self.runs()))
 
     def rest(self) -> list:
         out = []
@@ -116,7 +130,8 @@ class Differ:
 
             def key(name):
                 return (0 if name == f"user.{user}" else 1), name
-        ms, rs = Side(self.m.execute(command)), Side(self.r.execute(command))
+        ms = Side(self.m.execute(command, batches=True))
+        rs = Side(self.r.execute(command, batches=True))
         try:
             self.merge_mailboxes(report, user, ms, rs, key)
             m_rest, r_rest = ms.rest(), rs.rest()
@@ -152,10 +167,10 @@ class Differ:
             else:
                 ms.take()
                 rs.take()
-                self.both_sides(report, user, a, b, ms.messages(), rs.messages())
+                self.both_sides(report, user, a, b, ms, rs)
 
     def one_side(self, report, user, box: Mailbox, side: Side, *, master: bool) -> None:
-        count = sum(1 for _ in side.messages())
+        count = side.count()
         label = " (a delayed-delete folder)" if C.is_delayed_delete(box.name) else ""
         kind = C.ONLY_MASTER if master else C.ONLY_REPLICA
         where = "master" if master else "replica"
@@ -167,18 +182,18 @@ class Differ:
             finding.replica = box.uniqueid
         report.findings.append(finding)
 
-    def both_sides(self, report, user, a: Mailbox, b: Mailbox, m_msgs, r_msgs) -> None:
+    def both_sides(self, report, user, a: Mailbox, b: Mailbox, ms: Side, rs: Side) -> None:
         counts = report.mailboxes.setdefault((user, a.name), MailboxCounts())
         if a.uniqueid != b.uniqueid:
-            n_m = sum(1 for _ in m_msgs)
-            n_r = sum(1 for _ in r_msgs)
+            n_m = ms.count()
+            n_r = rs.count()
             report.findings.append(Finding(user, a.name, C.RECREATED, f"{a.name} was re-created: "
                                            f"uniqueid {a.uniqueid} ({n_m} messages) on the master, "
                                            f"{b.uniqueid} ({n_r}) on the replica",
                                            a.uniqueid, b.uniqueid))
             return
         meta = C.compare_mailbox_meta(user, a, b, modern=self.modern)
-        messages = list(C.merge_messages(user, a.name, m_msgs, r_msgs, modern=self.modern,
+        messages = list(C.merge_runs(user, a.name, ms.runs(), rs.runs(), modern=self.modern,
                                          expunged=self.expunged, full=self.full, counts=counts))
         C.mark_consequences(meta, messages, a, b)
         report.findings += meta + messages
@@ -240,7 +255,8 @@ class Differ:
 
     def full_mailbox(self, report, user, a: Mailbox, b: Mailbox) -> None:
         command = f"GET FULLMAILBOX {a.name}".encode()
-        ms, rs = Side(self.m.execute(command)), Side(self.r.execute(command))
+        ms = Side(self.m.execute(command, batches=True))
+        rs = Side(self.r.execute(command, batches=True))
         ma, rb = ms.mailbox(), rs.mailbox()
         if ma is not None:
             ms.take()
@@ -249,16 +265,16 @@ class Differ:
         counts = report.mailboxes[(user, a.name)]
         meta = C.compare_mailbox_meta(user, ma or a, rb or b, modern=True)
         messages = []
-        m_msgs, r_msgs = ms.messages(), rs.messages()
+        m_msgs, r_msgs = ms.runs(), rs.runs()
         if self.full:
             # bodies are fetched one command at a time: read both listings to their end first
             # (so --full holds the listings; the default streams them)
-            m_list, r_list = list(m_msgs), list(r_msgs)
+            m_list, r_list = list(ms.messages()), list(rs.messages())
             ms.finish()
             rs.finish()
-            m_msgs = self.checked_bodies(user, a, m_list, self.m, "master", messages)
-            r_msgs = self.checked_bodies(user, b, r_list, self.r, "replica", messages)
-        messages += list(C.merge_messages(user, a.name, m_msgs, r_msgs, modern=True,
+            m_msgs = C.singles(self.checked_bodies(user, a, m_list, self.m, "master", messages))
+            r_msgs = C.singles(self.checked_bodies(user, b, r_list, self.r, "replica", messages))
+        messages += list(C.merge_runs(user, a.name, m_msgs, r_msgs, modern=True,
                                           expunged=self.expunged, full=self.full, counts=counts))
         ms.finish()
         rs.finish()

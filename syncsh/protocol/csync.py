@@ -9,9 +9,10 @@ anything else arrives as a DlistLine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 
 from syncsh.errors import ProtocolError
-from syncsh.model import Mailbox, Message, SieveScript
+from syncsh.model import FlagSets, Mailbox, Message, MessageBatch, SieveScript
 from syncsh.protocol import dlist
 from syncsh.protocol.dlist import KV, as_int
 from syncsh.protocol.legacy import NEED_DATA, Continuation, Done, Subscription, Untagged
@@ -121,6 +122,7 @@ class CsyncConnection:
         self.queue: list = []
         self.last_raw = b""
         self._box: str | None = None
+        self._flag_sets = FlagSets(lambda text: tuple(text.split()))
         if leftover:
             self.reader.feed(leftover)
 
@@ -133,6 +135,15 @@ class CsyncConnection:
         self.in_flight = b" ".join(words[:2]).decode("ascii", "replace").upper() or "?"
         return data + b"\r\n"
 
+    @property
+    def batch(self) -> bool:
+        """RECORD lists may come as MessageBatch runs."""
+        return self.reader.runs
+
+    @batch.setter
+    def batch(self, value: bool) -> None:
+        self.reader.runs = value
+
     def receive_data(self, data: bytes) -> None:
         self.reader.feed(data)
 
@@ -143,6 +154,8 @@ class CsyncConnection:
         if event is dlist.NEED:
             return NEED_DATA
         self.last_raw = self.reader.take_raw()
+        if isinstance(event, dlist.RecordRun):
+            return self._batch(event.rows)
         if isinstance(event, dlist.Record):
             return message_from_record(event.value)
         if isinstance(event, dlist.RecordsStart):
@@ -160,6 +173,25 @@ class CsyncConnection:
             self.queue = events[1:]
             return events[0]
         return self._text(event)
+
+    def _batch(self, rows: list[tuple[str, ...]]) -> MessageBatch:
+        """The model's columns of a RecordRun (as message_from_record reads one record)."""
+        def numbers(group):
+            return list(map(int, map(itemgetter(group), rows)))
+        return MessageBatch(numbers(1), list(map(itemgetter(7), rows)),
+                            list(map(self._flag_sets.__getitem__, map(itemgetter(4), rows))),
+                            internaldates=numbers(5), last_updated=numbers(3), sizes=numbers(6),
+                            modseqs=numbers(2),
+                            annotations=list(map(tuple, map(dlist.RUN_ANNOTATION.findall,
+                                                             map(itemgetter(8), rows)))),
+                            raw=self.last_raw)
+
+    @staticmethod
+    def wire_pieces(raw: bytes) -> list[bytes]:
+        """A run's bytes as the records the one-by-one path hands the wire view, each with
+        the space before it (a run's quoted strings hold no parenthesis: the split is exact)."""
+        first, *rest = raw.split(b" %(UID ")
+        return ([first] if first else []) + [b" %(UID " + record for record in rest]
 
     def _text(self, event: dlist.Text):
         line = event.text

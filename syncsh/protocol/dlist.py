@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from operator import itemgetter
 
 from syncsh.errors import ProtocolError
 
@@ -114,7 +115,16 @@ class RecordsEnd:
     name: str
 
 
+@dataclass(slots=True)
+class RecordRun:
+    """Consecutive records of a streamed RECORD list read in one pass (``Reader.runs``):
+    per record the groups of ``_RUN_RECORD`` as text."""
+    rows: list[tuple[str, ...]]
+
+
 NEED = object()
+
+_WHOLE = itemgetter(0)
 
 _TOKEN = re.compile(
     rb'(?P<ws>[ \t]+)|(?P<nl>\r?\n)|(?P<kv>%\()|(?P<open>\()|(?P<close>\))'
@@ -135,6 +145,23 @@ _FAST_ANNOT = re.compile(rb"%\(ENTRY ([^ ()\"{]+) USERID (\"[^\"]*\"|[^ ()\"{]+)
                          rb"VALUE (\"[^\"]*\"|[^ ()\"{]+)\)")
 
 
+# Runs of records: the same form as _FAST_RECORD, each record with the space before it
+# (as the record-by-record path reads them), taken from a region only when the records
+# tile it exactly (the first group is the whole record).
+_RUN_BYTES = 1 << 16
+_RUN_MIN_RECORDS = 16
+_RUN_RECORD = re.compile(
+    r"( ?%\(UID ([0-9]+) MODSEQ ([0-9]+) LAST_UPDATED ([0-9]+) FLAGS \(([^()\"{]*)\) "
+    r"INTERNALDATE ([0-9]+) SIZE ([0-9]+) GUID ([0-9a-fA-F]+)"
+    r"(?: ANNOTATIONS \(((?:%\(ENTRY [^ ()\"{]+ USERID (?:\"[^\"\\\r\n(){]*\"|[^ ()\"{]+) "
+    r"MODSEQ [0-9]+ VALUE (?:\"[^\"\\\r\n(){]*\"|[^ ()\"{]+)\) ?)*)\))?\))")
+# The annotations of a record that _RUN_RECORD has already checked, each as the 4-tuple
+# (entry, userid, modseq, value) the model holds: quotes dropped (quoted strings there hold
+# no quote, backslash or parenthesis), so findall builds the tuples itself.
+RUN_ANNOTATION = re.compile(r'%\(ENTRY ([^ ]+) USERID "?((?<=")[^"]*|[^ "()]*)"? MODSEQ ([0-9]+) '
+                            r'VALUE "?((?<=")[^"]*|[^ "()]*)"?\)')
+
+
 def _unquote(value: bytes) -> str:
     if value[:1] == b'"':
         value = value[1:-1]
@@ -150,13 +177,15 @@ class Reader:
         self.raw_start = 0            # where the bytes of the next event begin
         self.eof = False
         self.max_literal = max_literal
-        self._reset_line()
+        self.runs = False             # RECORD lists may come as RecordRun events
+        self._reset_line()            # (and _slow_records: records to read one by one)
 
     def _reset_line(self) -> None:
         self.name: str | None = None      # the line's NAME once read
         self.stack: list[list] = []        # frames: [container, pending key, streaming]
         self.value = NEED                  # the top-level value once complete
         self.in_line = False
+        self._slow_records = 0
 
     def feed(self, data: bytes) -> None:
         if not data:
@@ -239,6 +268,10 @@ class Reader:
                 return self._line_end()
             frame = self.stack[-1] if self.stack else None
             if frame is not None and frame[2]:
+                if self.runs and not self._slow_records:
+                    run = self._record_run()
+                    if run is not None:
+                        return run
                 fast = self._fast_record()
                 if fast is not None:
                     return fast
@@ -324,6 +357,8 @@ class Reader:
         frame = self.stack[-1]
         container = frame[0]
         if frame[2]:                      # a record of a streamed RECORD list
+            if self._slow_records:
+                self._slow_records -= 1
             return Record(value) if isinstance(value, KV) else None
         if isinstance(container, KV):
             if frame[1] is None:
@@ -355,6 +390,24 @@ class Reader:
                 KV(ENTRY=_unquote(e), USERID=_unquote(u), MODSEQ=m.decode(), VALUE=_unquote(v))
                 for e, u, m, v in _FAST_ANNOT.findall(annots)]
         return Record(record)
+
+    def _record_run(self) -> RecordRun | None:
+        buf, pos = self.buf, self.pos
+        if buf[pos:pos + 6] != b"%(UID " and buf[pos:pos + 7] != b" %(UID ":
+            return None
+        stop = buf.rfind(b" %(UID ", pos + 1, pos + _RUN_BYTES)   # the last record may be cut
+        if stop <= pos:
+            return None
+        count = buf.count(b"%(UID ", pos, stop)
+        if count < _RUN_MIN_RECORDS:
+            return None
+        text = buf[pos:stop].decode("utf-8", "surrogateescape")
+        rows = _RUN_RECORD.findall(text)
+        if sum(map(len, map(_WHOLE, rows))) != len(text):
+            self._slow_records = count      # something else among them: the careful path
+            return None
+        self.pos = stop
+        return RecordRun(rows)
 
     def _line_end(self):
         match = _LINE_END.match(self.buf, self.pos)

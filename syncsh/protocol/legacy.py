@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from syncsh.errors import ProtocolError
-from syncsh.model import Mailbox, Message, SieveScript
+from syncsh.model import FlagSets, Mailbox, Message, MessageBatch, SieveScript
 from syncsh.protocol import commands
 from syncsh.protocol.wire import (ATOM, LITERAL, LPAREN, RPAREN, SP, STRING, CRLF, Framer,
                                   FrameError, LogicalLine, Token, decode, raw_of, tokenize)
@@ -27,6 +27,28 @@ from syncsh.protocol.wire import (ATOM, LITERAL, LPAREN, RPAREN, SP, STRING, CRL
 NEED_DATA = "need-data"
 _FINAL_WORDS = (b"OK", b"NO", b"BAD")
 _MESSAGE_REPLIES = ("mailboxes", "messages")
+
+# Big listings are read a region of lines at a time (see ClientConnection.batch): only the
+# plainest message lines, those _fast_message reads the same way, and only where a region
+# holds nothing else; any other line sends its region through the line-by-line path.
+_RUN_BYTES = 1 << 16
+_RUN_MIN_LINES = 32
+_RUN_START = re.compile(rb"\* [0-9]+ [0-9a-fA-F]+ \(")
+_RUN_END = re.compile(rb"\n(?!\* [0-9])")
+_RUN_LINE = re.compile(r"(?m)^\* [0-9]+ [0-9a-fA-F]+ \([^()\"\r\n\x00]*\)\r\n")
+
+
+def _split_flags(inner: str) -> tuple[str, ...]:
+    return tuple(inner.split(" ")) if inner else ()
+
+
+class _Run:
+    """The raw bytes of a run of lines read as one MessageBatch."""
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
 
 SEED_BANNER = "* Sync Server v0.0 [EXPERIMENTAL]"
 _VERSION = re.compile(r"Cyrus sync server v?(\d+)\.(\d+)(?:\.(\d+))?(\S*)", re.I)
@@ -132,10 +154,16 @@ class ClientConnection:
         self.in_flight: str | None = None     # command word, upper case
         self.last_line: bytes | LogicalLine | None = None
         self.reading: str | None = None
+        self.batch = False                # message lines may come as MessageBatch runs
+        self._slow_lines = 0              # lines of a mixed region still to read one by one
+        self._flag_sets = FlagSets(_split_flags)
 
     @property
     def last_raw(self) -> bytes:
-        return raw_of(self.last_line) if self.last_line is not None else b""
+        line = self.last_line
+        if line is None:
+            return b""
+        return line.raw if isinstance(line, _Run) else raw_of(line)
 
     def send(self, line: str | bytes) -> bytes:
         """Bytes for one command line; the connection now expects its reply."""
@@ -157,9 +185,15 @@ class ClientConnection:
         self.framer.feed(data)
 
     def next_event(self):
+        if self.batch and self.reading in _MESSAGE_REPLIES:
+            run = self._message_run()
+            if run is not None:
+                return run
         item = self.framer.next_item()
         if item is None:
             return NEED_DATA
+        if self._slow_lines:
+            self._slow_lines -= 1
         self.last_line = item
         if isinstance(item, FrameError):
             return Untagged("", problem=item.reason)
@@ -174,6 +208,56 @@ class ClientConnection:
             if event is NEED_DATA:
                 return
             yield event
+
+    def _message_run(self) -> MessageBatch | None:
+        """The message lines waiting, read in one pass, when they are all plain ones."""
+        if self._slow_lines or self.banner is None:
+            return None
+        region = self.framer.complete_lines(_RUN_BYTES)
+        if region is None:
+            return None
+        buf, start, stop = region
+        if not _RUN_START.match(buf, start):
+            return None
+        columns = self._plain_columns(buf, start, stop)
+        if columns is None:
+            # most often the run ends inside the region (the final line, the next
+            # mailbox): try the lines before the first that does not begin like a message
+            odd = _RUN_END.search(buf, start, stop - 1)
+            if odd is not None:
+                stop = odd.end()
+                columns = self._plain_columns(buf, start, stop)
+        # Lines not taken as a run are read one by one, and not looked at again here:
+        # each region is scanned at most twice.
+        if columns is None:
+            self._slow_lines = buf.count(b"\n", start, stop)
+            return None
+        uids, guids, flags = columns
+        if len(uids) < _RUN_MIN_LINES:
+            self._slow_lines = len(uids)
+            return None
+        raw = buf[start:stop]
+        self.framer.skip_to(stop)
+        self.last_line = _Run(raw)
+        return MessageBatch(uids, guids, flags, raw=raw)
+
+    @staticmethod
+    def wire_pieces(raw: bytes) -> list[bytes]:
+        """A run's bytes as the lines the one-by-one path hands the wire view."""
+        return [line + b"\r\n" for line in raw[:-2].split(b"\r\n")]
+
+    def _plain_columns(self, buf: bytes, start: int, stop: int):
+        """(uids, guids, flags) of the lines in buf[start:stop] when every one is a plain
+        message line, else None."""
+        text = buf[start:stop].decode("utf-8", "surrogateescape")
+        if _RUN_LINE.sub("", text):        # a match is one whole line: some line is not
+            return None
+        # Every line is `* uid guid (flags)\r\n`, no parenthesis or NUL among the flags:
+        # three splits over the whole region cut it into fields, no work per line.
+        fields = text[2:-3].replace(")\r\n* ", "\x00").replace(" (", "\x00").split("\x00")
+        ids = " ".join(fields[0::2]).split(" ")
+        return (list(map(int, ids[0::2])), ids[1::2],
+                list(map(self._flag_sets.__getitem__, fields[1::2])))
 
     # ------------------------------------------------------------------ greeting
 
@@ -241,6 +325,7 @@ class ClientConnection:
 
     def _final(self, line):
         command, self.in_flight, self.reading = self.in_flight or "", None, None
+        self._slow_lines = 0
         if isinstance(line, bytes):
             status, _, text = decode(line).partition(" ")
             literals: list[bytes] = []

@@ -116,6 +116,22 @@ class Framer:
         """Bytes received but not yet handed out (a partial line or literal)."""
         return len(self._buf) - self._pos + sum(map(len, self._parts))
 
+    def complete_lines(self, limit: int):
+        """``(buffer, start, stop)``: the complete physical lines waiting, at most about
+        ``limit`` bytes of them, for a codec that reads a run of plain lines in one pass;
+        None while a literal, a refused line or a continued line is in progress."""
+        if self._parts or self._literal_size >= 0 or self._skip_bytes or self._discard_line:
+            return None
+        start = self._pos
+        stop = self._buf.rfind(b"\n", start, start + limit) + 1
+        if stop <= start:
+            return None
+        return self._buf, start, stop
+
+    def skip_to(self, stop: int) -> None:
+        """The lines up to ``stop`` (from ``complete_lines``) were read by the codec."""
+        self._pos = stop
+
     def __iter__(self):
         return self
 

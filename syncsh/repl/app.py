@@ -263,7 +263,7 @@ class Console:
             hooks.append(lambda d, raw: d == "S" and reply.extend(_reply_lines(raw)))
         self.session.on_wire = (lambda d, raw: [h(d, raw) for h in hooks]) if hooks else None
         write = C.is_write(self.table, line)
-        events = self.session.execute(line)
+        events = self.session.execute(line, batches=True)
         try:
             for event in events:
                 renderer.event(event)
