@@ -103,6 +103,17 @@ def test_a_big_plain_listing_comes_as_runs():
     assert len(wire) == 5003 and wire[3] == b"* 2 %024x ()\r\n" % 2     # command first
 
 
+def test_both_ways_of_cutting_a_run_agree_with_the_line_by_line_path():
+    """Runs without a space in any flag list are cut with one split, others with three."""
+    for flags in ([b"", b"\\answered", b"$x"], [b"", b"\\answered $x", b"a\tb", b"caf\xc3\xa9 d"]):
+        lines = b"".join(b"* %d %024x (%s)\r\n" % (uid, uid, flags[uid % len(flags)])
+                         for uid in range(1, 3001))
+        data = BANNER + HEAD + lines + b"OK User_Some finished\r\n"
+        fast = read(data, [65536], "USER_SOME big user.big", batches=True)
+        slow = read(data, [65536], "USER_SOME big user.big", batches=False)
+        assert fast[2] == 3000 and fast[0] == slow[0] and fast[1] == slow[1]
+
+
 def test_an_ok_line_among_message_lines_is_never_read_as_one():
     """A region of message lines with the final line inside: the final line ends the reply."""
     lines = b"".join(b"* %d %024x ()\r\n" % (uid, uid) for uid in range(1, 100))

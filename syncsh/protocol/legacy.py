@@ -156,7 +156,8 @@ class ClientConnection:
         self.reading: str | None = None
         self.batch = False                # message lines may come as MessageBatch runs
         self._slow_lines = 0              # lines of a mixed region still to read one by one
-        self._flag_sets = FlagSets(_split_flags)
+        self._flag_sets = FlagSets(_split_flags)                       # "a b" → ("a", "b")
+        self._flag_lists = FlagSets(lambda text: _split_flags(text[1:-1]))   # "(a)" → ("a",)
 
     @property
     def last_raw(self) -> bytes:
@@ -252,8 +253,15 @@ class ClientConnection:
         text = buf[start:stop].decode("utf-8", "surrogateescape")
         if _RUN_LINE.sub("", text):        # a match is one whole line: some line is not
             return None
-        # Every line is `* uid guid (flags)\r\n`, no parenthesis or NUL among the flags:
-        # three splits over the whole region cut it into fields, no work per line.
+        # Every line is `* uid guid (flags)\r\n`, no parenthesis or NUL among the flags.
+        # Where no flag list holds a space (none or one flag: the usual case), one split
+        # gives four fields a line.
+        lines = buf.count(b"\n", start, stop)
+        fields = text.split()
+        if len(fields) == 4 * lines:
+            return (list(map(int, fields[1::4])), fields[2::4],
+                    list(map(self._flag_lists.__getitem__, fields[3::4])))
+        # Otherwise three splits over the whole region cut it into fields.
         fields = text[2:-3].replace(")\r\n* ", "\x00").replace(" (", "\x00").split("\x00")
         ids = " ".join(fields[0::2]).split(" ")
         return (list(map(int, ids[0::2])), ids[1::2],
