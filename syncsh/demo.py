@@ -8,7 +8,6 @@ replica has uidlast 4151 and seen lastchange 1062945305, the master 4156 and 106
 from __future__ import annotations
 
 import os
-import shutil
 
 from syncsh.model import mailbox_uniqueid
 from syncsh.server.store import NewMessage, Store
@@ -118,6 +117,7 @@ def init(directory: str) -> list[str]:
     for name, state in zip(NAMES, (MASTER, REPLICA)):
         path = os.path.join(directory, name)
         if os.path.exists(path):
+            import shutil          # only when a pair is built: start-up does not pay
             shutil.rmtree(path)
         write_store(path, state)
         paths.append(path)

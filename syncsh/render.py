@@ -15,7 +15,7 @@ import sys
 from datetime import datetime, timezone
 
 from syncsh.model import Mailbox, Message, MessageBatch, SieveScript, parse_acl, is_null_guid
-from syncsh.protocol.csync import DlistLine, MailboxEnd, Missing, Quota, Seen
+from syncsh.protocol.csync_events import DlistLine, MailboxEnd, Missing, Quota, Seen
 from syncsh.protocol.legacy import (Banner, Continuation, ContentsItem, Done, Reserved,
                                     SelectInfo, Subscription, Untagged)
 

@@ -8,48 +8,14 @@ anything else arrives as a DlistLine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from operator import itemgetter
 
 from syncsh.errors import ProtocolError
 from syncsh.model import FlagSets, Mailbox, Message, MessageBatch, SieveScript
 from syncsh.protocol import dlist
 from syncsh.protocol.dlist import KV, as_int
+from syncsh.protocol.csync_events import DlistLine, MailboxEnd, Missing, Quota, Seen
 from syncsh.protocol.legacy import NEED_DATA, Continuation, Done, Subscription, Untagged
-
-
-@dataclass(frozen=True, slots=True)
-class Quota:
-    root: str
-    limit: int | None
-    resources: tuple[tuple[str, int], ...]
-    modseq: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    uniqueid: str
-    lastread: int
-    lastuid: int
-    lastchange: int
-    seenuids: str
-
-
-@dataclass(frozen=True, slots=True)
-class Missing:
-    guids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DlistLine:
-    name: str
-    value: object
-
-
-@dataclass(frozen=True, slots=True)
-class MailboxEnd:
-    """The end of one mailbox's records (GET FULLMAILBOX streams them)."""
-    name: str
 
 
 def text(value) -> str:
