@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from datetime import datetime, timezone
 
@@ -20,6 +21,7 @@ from syncsh.protocol.legacy import (Banner, Continuation, ContentsItem, Done, Re
                                     SelectInfo, Subscription, Untagged)
 
 FORMATS = ("table", "raw", "json")
+_HEX = re.compile("[0-9a-fA-F]*")
 
 _RESET = "\x1b[0m"
 _STYLE = {"uid": "\x1b[36m", "guid": "\x1b[33m", "null": "\x1b[2m", "flag": "\x1b[35m",
@@ -179,7 +181,7 @@ class JsonRenderer(Renderer):
 
     def event(self, event) -> None:
         if isinstance(event, MessageBatch):
-            if event.modseqs is not None:
+            if event.modseqs is not None or not _HEX.fullmatch("".join(event.guids)):
                 for message in event:
                     self.event(message)
                 return

@@ -249,6 +249,12 @@ def test_renderers_write_a_run_as_they_write_its_messages():
                      "flags": ["\\answered", "$x"]}
 
 
+def test_a_run_with_a_guid_that_needs_quoting_is_still_valid_json():
+    out = io.StringIO()
+    make_renderer("json", out).event(MessageBatch.of([Message(1, 'odd"guid', ())]))
+    assert json.loads(out.getvalue())["guid"] == 'odd"guid'
+
+
 def test_a_modern_run_iterates_to_full_messages():
     m = Message(5, "ab" * 20, ("\\Seen",), 1700003600, None, 1795897996, 283, 6,
                 (("/vendor/cmu/cyrus-imapd/savedate", "", "0", "1795897996"),))

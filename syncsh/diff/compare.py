@@ -124,8 +124,9 @@ def _same_stretch(m: _Cursor, r: _Cursor, count: int, modern: bool, full: bool) 
     flags, and the modseqs and sizes compared): then compare_message finds nothing in
     them, and slices of the columns say so without a Message object."""
     a, b, i, j = m.run, r.run, m.at, r.at
-    columns = [("uids", "guids", "flags"), ("modseqs",) if modern else (), ("sizes",) if full else ()]
-    for name in (n for group in columns for n in group):
+    names = ("uids", "guids", "flags") + (("modseqs",) if modern else ()) + \
+        (("sizes",) if full else ())
+    for name in names:
         left, right = getattr(a, name), getattr(b, name)
         if left is None or right is None:
             if left is not right:
