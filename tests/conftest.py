@@ -119,8 +119,9 @@ def pytest_sessionfinish(session, exitstatus):
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     rows = "\n".join(f"| {name} | {outcome} | {duration:.1f} s |"
                      for name, outcome, duration in _STRESS_RESULTS)
-    block = (f"{begin}\nLatest `./dev stress`: {stamp} (100k examples a fuzzed parser, 8 clients "
-             f"x 1000 commands, 100 SIGKILLs during replicate).\n\n| run | outcome | time |\n"
+    block = (f"{begin}\nLatest `./dev stress`: {stamp} (100k examples a fuzzed parser, 20k "
+             f"damaged listings a dialect read both ways, 8 clients x 1000 commands, 100 "
+             f"SIGKILLs during replicate).\n\n| run | outcome | time |\n"
              f"|---|---|---|\n{rows}\n{end}")
     text = open(path, encoding="utf-8").read()
     if begin in text:

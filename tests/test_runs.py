@@ -5,10 +5,13 @@ the renderers read the columns to the same result as the messages one by one."""
 
 import io
 import json
+import os
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from syncsh.diff import compare as C
+from syncsh.errors import ConnectionLost
 from syncsh.model import Message, MessageBatch
 from syncsh.render import make_renderer
 from syncsh.session import Session
@@ -45,12 +48,15 @@ def read(data: bytes, sizes: list[int], command: str, batches: bool):
     wire = []
     session.on_wire = lambda direction, raw: wire.append(raw)
     events, runs = [], 0
-    for event in session.execute(command, batches=batches):
-        if isinstance(event, MessageBatch):
-            runs += len(event)
-            events.extend(event)
-        else:
-            events.append(event)
+    try:
+        for event in session.execute(command, batches=batches):
+            if isinstance(event, MessageBatch):
+                runs += len(event)
+                events.extend(event)
+            else:
+                events.append(event)
+    except ConnectionLost:           # a reply damaged so that it never ends
+        events.append("connection lost")
     return events, wire, runs, session.learnt
 
 
@@ -260,3 +266,54 @@ def test_a_modern_run_iterates_to_full_messages():
                 (("/vendor/cmu/cyrus-imapd/savedate", "", "0", "1795897996"),))
     run = MessageBatch.of([m, m])
     assert list(run) == [m, m] and run[1] == m
+
+
+# ----------------------------------------------------------------------------- damaged runs
+
+def damaged(data: bytes, edits) -> bytes:
+    """data with a few bytes replaced, dropped or inserted at the given places."""
+    data = bytearray(data)
+    for where, kind, byte in edits:
+        at = where % max(1, len(data))
+        if kind == 0:
+            data[at] = byte
+        elif kind == 1:
+            del data[at]
+        else:
+            data.insert(at, byte)
+    return bytes(data)
+
+
+STRESS = os.environ.get("SYNCSH_STRESS") == "1"      # ./dev stress: many more damaged runs
+DAMAGED = settings(max_examples=20_000 if STRESS else 150, deadline=None,
+                   suppress_health_check=[HealthCheck.too_slow])
+
+edits = st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 2),
+                           st.sampled_from(b" ()*\r\n\"{}%0a9\\\x00\xc3\xa0")), min_size=1,
+                 max_size=4)
+
+
+@pytest.mark.stress
+@DAMAGED
+@given(edits, st.integers(40, 120), st.sampled_from([[65536], [7], [1500, 333]]))
+def test_a_damaged_legacy_listing_reads_the_same_both_ways(changes, count, sizes):
+    lines = b"".join(b"* %d %024x (%s)\r\n" % (uid, uid, b"\\answered $x" if uid % 3 else b"")
+                     for uid in range(1, count))
+    data = BANNER + HEAD + damaged(lines, changes) + b"OK User_Some finished\r\n"
+    slow = read(data, sizes, "USER_SOME big user.big", batches=False)
+    fast = read(data, sizes, "USER_SOME big user.big", batches=True)
+    assert fast[0] == slow[0] and fast[1] == slow[1]
+
+
+@pytest.mark.stress
+@DAMAGED
+@given(edits, st.integers(20, 60), st.sampled_from([[65536], [7], [1500, 333]]))
+def test_a_damaged_record_list_reads_the_same_both_ways(changes, count, sizes):
+    records = b" ".join(record(uid, uid + 1, ["\\Seen"] if uid % 2 else [],
+                               ['%(ENTRY /x USERID "" MODSEQ 0 VALUE "a b")'], "ab" * 20)
+                        for uid in range(1, count))
+    data = (CSYNC_BANNER + b'* MAILBOX %(UNIQUEID u1 MBOXNAME user.big SYNC_CRC 0 LAST_UID 9 '
+            b'ACL "a\tl\t" RECORD (' + damaged(records, changes) + b"))\r\nOK success\r\n")
+    slow = read(data, sizes, "GET FULLMAILBOX user.big", batches=False)
+    fast = read(data, sizes, "GET FULLMAILBOX user.big", batches=True)
+    assert fast[0] == slow[0] and fast[1] == slow[1]

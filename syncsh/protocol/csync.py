@@ -89,6 +89,7 @@ class CsyncConnection:
         self.last_raw = b""
         self._box: str | None = None
         self._flag_sets = FlagSets(lambda text: tuple(text.split()))
+        self._run_lead = 0
         if leftover:
             self.reader.feed(leftover)
 
@@ -121,6 +122,7 @@ class CsyncConnection:
             return NEED_DATA
         self.last_raw = self.reader.take_raw()
         if isinstance(event, dlist.RecordRun):
+            self._run_lead = event.lead
             return self._batch(event.rows)
         if isinstance(event, dlist.Record):
             return message_from_record(event.value)
@@ -152,12 +154,16 @@ class CsyncConnection:
                                                              map(itemgetter(8), rows)))),
                             raw=self.last_raw)
 
-    @staticmethod
-    def wire_pieces(raw: bytes) -> list[bytes]:
-        """A run's bytes as the records the one-by-one path hands the wire view, each with
-        the space before it (a run's quoted strings hold no parenthesis: the split is exact)."""
-        first, *rest = raw.split(b" %(UID ")
-        return ([first] if first else []) + [b" %(UID " + record for record in rest]
+    def wire_pieces(self, raw: bytes) -> list[bytes]:
+        """The last run's bytes as the records the one-by-one path hands the wire view: each
+        with the space before it, the first with whatever was read before it (a run's quoted
+        strings hold no parenthesis, so splitting at the next record's start is exact)."""
+        lead, records = raw[:self._run_lead], raw[self._run_lead:]
+        first, *rest = records.split(b" %(UID ")
+        pieces = [b" %(UID " + record for record in rest]
+        if first:
+            return [lead + first] + pieces
+        return [lead + pieces[0]] + pieces[1:]
 
     def _text(self, event: dlist.Text):
         line = event.text

@@ -118,8 +118,10 @@ class RecordsEnd:
 @dataclass(slots=True)
 class RecordRun:
     """Consecutive records of a streamed RECORD list read in one pass (``Reader.runs``):
-    per record the groups of ``_RUN_RECORD`` as text."""
+    per record the groups of ``_RUN_RECORD`` as text.  ``lead``: bytes read before the run
+    that no event took (the raw view gives them to the run's first record)."""
     rows: list[tuple[str, ...]]
+    lead: int = 0
 
 
 NEED = object()
@@ -406,8 +408,9 @@ class Reader:
         if sum(map(len, map(_WHOLE, rows))) != len(text):
             self._slow_records = count      # something else among them: the careful path
             return None
+        lead = pos - self.raw_start
         self.pos = stop
-        return RecordRun(rows)
+        return RecordRun(rows, lead)
 
     def _line_end(self):
         match = _LINE_END.match(self.buf, self.pos)
