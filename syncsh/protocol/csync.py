@@ -157,13 +157,11 @@ class CsyncConnection:
     def wire_pieces(self, raw: bytes) -> list[bytes]:
         """The last run's bytes as the records the one-by-one path hands the wire view: each
         with the space before it, the first with whatever was read before it (a run's quoted
-        strings hold no parenthesis, so splitting at the next record's start is exact)."""
+        strings hold no parenthesis, so splitting at each record's start is exact)."""
         lead, records = raw[:self._run_lead], raw[self._run_lead:]
-        first, *rest = records.split(b" %(UID ")
-        pieces = [b" %(UID " + record for record in rest]
-        if first:
-            return [lead + first] + pieces
-        return [lead + pieces[0]] + pieces[1:]
+        pieces = [b" %(UID " + record for record in records.split(b" %(UID ")[1:]]
+        pieces[0] = lead + pieces[0]
+        return pieces
 
     def _text(self, event: dlist.Text):
         line = event.text

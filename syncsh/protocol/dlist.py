@@ -147,13 +147,14 @@ _FAST_ANNOT = re.compile(rb"%\(ENTRY ([^ ()\"{]+) USERID (\"[^\"]*\"|[^ ()\"{]+)
                          rb"VALUE (\"[^\"]*\"|[^ ()\"{]+)\)")
 
 
-# Runs of records: the same form as _FAST_RECORD, each record with the space before it
-# (as the record-by-record path reads them), taken from a region only when the records
-# tile it exactly (the first group is the whole record).
+# Runs of records: the same form as _FAST_RECORD, each record with the one space before it
+# (as the record-by-record path reads them; the list's first record, with no space before
+# it, goes that path), taken from a region only when the records tile it exactly (the
+# first group is the whole record).
 _RUN_BYTES = 1 << 16
 _RUN_MIN_RECORDS = 16
 _RUN_RECORD = re.compile(
-    r"( ?%\(UID ([0-9]+) MODSEQ ([0-9]+) LAST_UPDATED ([0-9]+) FLAGS \(([^()\"{]*)\) "
+    r"( %\(UID ([0-9]+) MODSEQ ([0-9]+) LAST_UPDATED ([0-9]+) FLAGS \(([^()\"{]*)\) "
     r"INTERNALDATE ([0-9]+) SIZE ([0-9]+) GUID ([0-9a-fA-F]+)"
     r"(?: ANNOTATIONS \(((?:%\(ENTRY [^ ()\"{]+ USERID (?:\"[^\"\\\r\n(){]*\"|[^ ()\"{]+) "
     r"MODSEQ [0-9]+ VALUE (?:\"[^\"\\\r\n(){]*\"|[^ ()\"{]+)\) ?)*)\))?\))")
@@ -395,7 +396,7 @@ class Reader:
 
     def _record_run(self) -> RecordRun | None:
         buf, pos = self.buf, self.pos
-        if buf[pos:pos + 6] != b"%(UID " and buf[pos:pos + 7] != b" %(UID ":
+        if buf[pos:pos + 7] != b" %(UID ":
             return None
         stop = buf.rfind(b" %(UID ", pos + 1, pos + _RUN_BYTES)   # the last record may be cut
         if stop <= pos:
