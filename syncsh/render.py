@@ -16,7 +16,6 @@ import sys
 from datetime import datetime, timezone
 
 from syncsh.model import Mailbox, Message, MessageBatch, SieveScript, parse_acl, is_null_guid
-from syncsh.protocol.csync_events import DlistLine, MailboxEnd, Missing, Quota, Seen
 from syncsh.protocol.legacy import (Banner, Continuation, ContentsItem, Done, Reserved,
                                     SelectInfo, Subscription, Untagged)
 
@@ -68,19 +67,6 @@ def event_to_json(event) -> dict:
         if event.fields:
             data["fields"] = _plain(event.fields)
         return data
-    if isinstance(event, Quota):
-        return {"type": "quota", "root": event.root, "limit": event.limit,
-                "resources": dict(event.resources), "modseq": event.modseq}
-    if isinstance(event, Seen):
-        return {"type": "seen", "uniqueid": event.uniqueid, "lastread": event.lastread,
-                "lastuid": event.lastuid, "lastchange": event.lastchange,
-                "seenuids": event.seenuids}
-    if isinstance(event, Missing):
-        return {"type": "missing", "guids": list(event.guids)}
-    if isinstance(event, MailboxEnd):
-        return {"type": "mailbox-end", "name": event.name}
-    if isinstance(event, DlistLine):
-        return {"type": event.name.lower(), "value": _plain(event.value)}
     if isinstance(event, Banner):
         return {"type": "banner", "text": event.text, "dialect": event.dialect,
                 "version": event.version, "capabilities": list(event.capabilities)}
@@ -116,7 +102,27 @@ def event_to_json(event) -> dict:
         elif event.data is not None:
             data["value"] = event.data
         return data
-    return {"type": type(event).__name__.lower(), "text": str(event)}
+    return _modern_event_to_json(event) or {"type": type(event).__name__.lower(),
+                                            "text": str(event)}
+
+
+def _modern_event_to_json(event) -> dict | None:
+    # the modern dialect's own events, known only once one arrives (start-up does not pay)
+    from syncsh.protocol.csync_events import DlistLine, MailboxEnd, Missing, Quota, Seen
+    if isinstance(event, Quota):
+        return {"type": "quota", "root": event.root, "limit": event.limit,
+                "resources": dict(event.resources), "modseq": event.modseq}
+    if isinstance(event, Seen):
+        return {"type": "seen", "uniqueid": event.uniqueid, "lastread": event.lastread,
+                "lastuid": event.lastuid, "lastchange": event.lastchange,
+                "seenuids": event.seenuids}
+    if isinstance(event, Missing):
+        return {"type": "missing", "guids": list(event.guids)}
+    if isinstance(event, MailboxEnd):
+        return {"type": "mailbox-end", "name": event.name}
+    if isinstance(event, DlistLine):
+        return {"type": event.name.lower(), "value": _plain(event.value)}
+    return None
 
 
 def _plain(value):
@@ -377,7 +383,13 @@ class TableRenderer(Renderer):
                 self.console.print(_escape(event.text), markup=True)
         elif isinstance(event, Continuation):
             self.console.print(f"[dim]+ {_escape(event.text)}[/dim]", markup=True)
-        elif isinstance(event, MailboxEnd):
+        else:
+            self.modern_event(event)
+
+    def modern_event(self, event) -> None:
+        """The modern dialect's own events (imported once one arrives: start-up does not pay)."""
+        from syncsh.protocol.csync_events import DlistLine, MailboxEnd, Missing, Quota, Seen
+        if isinstance(event, MailboxEnd):
             self._end_rows()
         elif isinstance(event, Quota):
             self._end_rows()
