@@ -1,7 +1,7 @@
 """Runs of messages (MessageBatch): a big listing read a region at a time must give exactly
 what the line-by-line path gives — the same messages, the same other events, the same wire
-lines — whatever the chunking and whatever odd lines sit among the plain ones; and diff,
-the renderers read the columns to the same result as the messages one by one."""
+lines — whatever the chunking and whatever odd lines sit among the plain ones; and diff and
+the renderers, reading the columns, come to what they make of the messages one by one."""
 
 import io
 import json
