@@ -94,7 +94,7 @@ class Session:
                         # the wire view sees what the one-by-one path would show it
                         for piece in self.conn.wire_pieces(event.raw):
                             self.on_wire("S", piece)
-                    else:
+                    elif self.conn.last_raw:        # (events of an already shown line: none)
                         self.on_wire("S", self.conn.last_raw)
                 return event
             data = self.transport.recv(self.timeout)

@@ -62,6 +62,22 @@ def test_records_stream_before_the_reply_ends():
     assert rest[-1] == Done("OK", "success", "GET FULLMAILBOX")
 
 
+def test_the_wire_view_shows_every_byte_once():
+    """A line that stands for several events is shown with the first; the end of a streamed
+    MAILBOX line is shown with the mailbox's end."""
+    from test_runs import CSYNC_BANNER, read
+    reply = (b"* LSUB (user.a user.b user.c)\r\n* MAILBOX %(UNIQUEID u MBOXNAME user.x "
+             b"RECORD (" + RECORD % (1, 2) + b"))\r\nOK success\r\n")
+    for sizes in ([65536], [3]):
+        events, wire, _, _ = read(CSYNC_BANNER + reply, sizes, "GET USER x", False)
+        assert b"".join(wire[1:]) == reply
+        assert wire[1:3] == [b"* LSUB (user.a user.b user.c)\r\n",
+                             b"* MAILBOX %(UNIQUEID u MBOXNAME user.x RECORD ("]
+        assert wire[-2:] == [b"))\r\n", b"OK success\r\n"]
+        assert [type(e).__name__ for e in events] == ["Subscription"] * 3 + [
+            "Mailbox", "Message", "MailboxEnd", "Done"]
+
+
 def test_general_path_equals_fast_path():
     """Records read a byte at a time (never the fast path) equal records read whole."""
     line = b"* MAILBOX %(MBOXNAME m RECORD (" + RECORD % (1, 2) + b" " + RECORD % (2, 3) + b"))\r\n"

@@ -176,6 +176,7 @@ def test_dlist_runs_equal_the_record_by_record_path(records, sizes):
     event(f"records in runs: {'some' if fast[2] else 'none'}")
     assert fast[0] == slow[0]
     assert fast[1] == slow[1]
+    assert b"".join(slow[1][1:]) == data[len(CSYNC_BANNER):]     # every byte shown, once
 
 
 # ----------------------------------------------------------------------------- diff

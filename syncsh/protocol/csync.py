@@ -90,6 +90,7 @@ class CsyncConnection:
         self._box: str | None = None
         self._flag_sets = FlagSets(lambda text: tuple(text.split()))
         self._run_lead = 0
+        self._held_raw = b""             # bytes read that no event has shown yet
         if leftover:
             self.reader.feed(leftover)
 
@@ -116,13 +117,15 @@ class CsyncConnection:
 
     def next_event(self):
         if self.queue:
+            self.last_raw = b""               # the line they came from was shown with the first
             return self.queue.pop(0)
         event = self.reader.next_event()
         if event is dlist.NEED:
             return NEED_DATA
-        self.last_raw = self.reader.take_raw()
+        held, self._held_raw = self._held_raw, b""
+        self.last_raw = held + self.reader.take_raw()
         if isinstance(event, dlist.RecordRun):
-            self._run_lead = event.lead
+            self._run_lead = len(held) + event.lead
             return self._batch(event.rows)
         if isinstance(event, dlist.Record):
             return message_from_record(event.value)
@@ -131,12 +134,14 @@ class CsyncConnection:
             self._box = box.name
             return box
         if isinstance(event, dlist.RecordsEnd):
-            return MailboxEnd(self._box or "")
+            # the mailbox ends with its line: these bytes are shown with the line's end
+            self._held_raw = self.last_raw
+            return self.next_event()
         if isinstance(event, dlist.Line):
             if event.name == "MAILBOX" and isinstance(event.value, dict) and \
                     "RECORD" in event.value and self._box is not None:
-                self._box = None
-                return self.next_event()          # header and records already went out
+                name, self._box = self._box, None     # header and records already went out
+                return MailboxEnd(name)
             events = events_of_line(event.name, event.value)
             self.queue = events[1:]
             return events[0]
