@@ -9,7 +9,6 @@ ACLs, summaries.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -176,16 +175,20 @@ class RawRenderer(Renderer):
 
 class JsonRenderer(Renderer):
     """One JSON object per line: easy to stream, easy for jq."""
+    # json is imported where it is used: tables and raw lines (and the prompt) do without it
 
     def command(self, line: str) -> None:
+        import json
         self.out.write(json.dumps({"type": "command", "line": line}) + "\n")
 
     def banner(self, banner: Banner, target: str = "") -> None:
+        import json
         data = event_to_json(banner)
         data["target"] = target
         self.out.write(json.dumps(data) + "\n")
 
     def event(self, event) -> None:
+        import json
         if isinstance(event, MessageBatch):
             if event.modseqs is not None or not _HEX.fullmatch("".join(event.guids)):
                 for message in event:
