@@ -43,16 +43,15 @@ class MessageBatch:
     """
 
     __slots__ = ("uids", "guids", "flags", "internaldates", "last_updated", "sizes",
-                 "modseqs", "annotations", "raw")
+                 "modseqs", "annotations")
 
     def __init__(self, uids: list[int], guids: list[str], flags: list[tuple[str, ...]], *,
                  internaldates: list[int] | None = None, last_updated: list[int] | None = None,
                  sizes: list[int] | None = None, modseqs: list[int] | None = None,
-                 annotations: list[tuple] | None = None, raw: bytes = b"") -> None:
+                 annotations: list[tuple] | None = None) -> None:
         self.uids, self.guids, self.flags = uids, guids, flags
         self.internaldates, self.last_updated = internaldates, last_updated
         self.sizes, self.modseqs, self.annotations = sizes, modseqs, annotations
-        self.raw = raw                 # the wire bytes the run was read from
 
     @classmethod
     def of(cls, messages: list[Message]) -> "MessageBatch":

@@ -92,7 +92,7 @@ class Session:
                 if self.on_wire is not None:
                     if isinstance(event, MessageBatch):
                         # the wire view sees what the one-by-one path would show it
-                        for piece in self.conn.wire_pieces(event.raw):
+                        for piece in self.conn.wire_pieces(self.conn.last_raw):
                             self.on_wire("S", piece)
                     elif self.conn.last_raw:        # (events of an already shown line: none)
                         self.on_wire("S", self.conn.last_raw)

@@ -156,8 +156,7 @@ class CsyncConnection:
                             internaldates=numbers(5), last_updated=numbers(3), sizes=numbers(6),
                             modseqs=numbers(2),
                             annotations=list(map(tuple, map(dlist.RUN_ANNOTATION.findall,
-                                                             map(itemgetter(8), rows)))),
-                            raw=self.last_raw)
+                                                             map(itemgetter(8), rows)))))
 
     def wire_pieces(self, raw: bytes) -> list[bytes]:
         """The last run's bytes as the records the one-by-one path hands the wire view: each

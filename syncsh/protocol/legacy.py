@@ -237,10 +237,9 @@ class ClientConnection:
         if len(uids) < _RUN_MIN_LINES:
             self._slow_lines = len(uids)
             return None
-        raw = buf[start:stop]
+        self.last_line = _Run(buf[start:stop])
         self.framer.skip_to(stop)
-        self.last_line = _Run(raw)
-        return MessageBatch(uids, guids, flags, raw=raw)
+        return MessageBatch(uids, guids, flags)
 
     @staticmethod
     def wire_pieces(raw: bytes) -> list[bytes]:
