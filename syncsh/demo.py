@@ -8,9 +8,13 @@ replica has uidlast 4151 and seen lastchange 1062945305, the master 4156 and 106
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from syncsh.model import mailbox_uniqueid
-from syncsh.server.store import NewMessage, Store
+if TYPE_CHECKING:
+    from syncsh.server.store import NewMessage
+
+# the store is imported where a pair is built or changed: opening the console on an existing
+# pair (every start-up) does without sqlite3 and the server's tables until it connects
 
 USER = "dpc22"
 INBOX = "user.dpc22"
@@ -82,6 +86,7 @@ def message_body(uid: int, sender: str, subject: str, text: str, internaldate: i
 
 
 def demo_messages() -> list[NewMessage]:
+    from syncsh.server.store import NewMessage
     result = []
     for uid, guid, flags, internaldate, sender, subject, text in MESSAGES:
         body = message_body(uid, sender, subject, text, internaldate)
@@ -93,6 +98,7 @@ def demo_messages() -> list[NewMessage]:
 
 
 def write_store(directory: str, state: dict) -> None:
+    from syncsh.server.store import Store
     os.makedirs(directory, exist_ok=True)
     store = Store(directory)
     try:
@@ -148,6 +154,8 @@ def move_to_new_folder(master_dir: str, uid: int = 4131, folder: str = "user.dpc
                        created: int = 1062971802, seen_change: int = 1062971802) -> None:
     """The master-side change of the document's second transcript (spec 12.2): dpc22 saves
     a message into a new folder, creating it, and it leaves the INBOX; seen state moves on."""
+    from syncsh.model import mailbox_uniqueid
+    from syncsh.server.store import NewMessage, Store
     store = Store(master_dir)
     try:
         with store.write():

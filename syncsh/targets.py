@@ -60,6 +60,12 @@ class Target:
         return self.scheme == "demo"
 
     @property
+    def opens_quietly(self) -> bool:
+        """Whether opening can never ask anything on the terminal (a host key, a password):
+        only a demo pair served inside this process."""
+        return self.scheme == "demo" and self.in_process
+
+    @property
     def needs_login(self) -> bool:
         return self.scheme == "csync"
 

@@ -36,6 +36,11 @@ class Tmux:
         return subprocess.run(["tmux", "capture-pane", "-p", "-S", "-200", "-t", self.name],
                               capture_output=True, text=True).stdout
 
+    def visible(self) -> str:
+        """The screen as it stands (tmux keeps a screen cleared from its top in history)."""
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
+                              capture_output=True, text=True).stdout
+
     def wait_for(self, text: str, timeout: float = 15.0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -55,7 +60,9 @@ def test_in_a_real_terminal(tmp_path):
     env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
     term = Tmux(f"{sys.executable} -m syncsh --no-pager; echo $? > {status}; sleep 60", env)
     try:
-        term.wait_for("syncsh>")
+        term.wait_for("(seed dialect)")                # the demo opens behind the prompt
+        screen = term.visible()
+        assert screen.index("demo:cyrus-2: * Sync Server") < screen.index("syncsh>")
         term.keys("user_so", "Tab")
         term.wait_for("syncsh> user_some")
         term.keys(" dpc22 user.dpc22", "Enter")
@@ -76,6 +83,22 @@ def test_in_a_real_terminal(tmp_path):
         while not status.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert status.read_text().strip() == "0"
+    finally:
+        term.close()
+
+
+def test_a_line_typed_before_the_prompt_appears_runs_on_the_open_session(tmp_path):
+    """The demo's session opens just after the first prompt is drawn, but before any key is
+    read: keys typed ahead (sent as the console starts) find it open, after its banner."""
+    require("tmux", "tmux")
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
+    term = Tmux(f"{sys.executable} -m syncsh --no-pager; sleep 60", env)
+    try:
+        term.keys("user_some dpc22 user.dpc22", "Enter")
+        screen = term.wait_for("OK User_Some finished")
+        assert "not connected" not in screen and "syncsh: " not in screen
+        assert screen.index("(seed dialect)") < screen.index("mailbox       user.dpc22")
+        assert screen.count("(seed dialect)") == 1
     finally:
         term.close()
 
@@ -197,3 +220,17 @@ def test_a_dead_server_leaves_the_repl_alive(tmp_path, capsys):
     assert "the server closed the connection" in captured.err
     assert "not connected" in captured.err
     assert "USER_SOME" in captured.out              # \help still ran
+
+
+def test_a_damaged_demo_store_is_one_line_and_the_prompt_stays(tmp_path, monkeypatch, capsys):
+    """The demo opens behind the prompt: what goes wrong there is still said in one line."""
+    monkeypatch.setenv("SYNCSH_DATA_DIR", str(tmp_path))
+    assert run_repl_keys("\x04", "demo:cyrus-2") == 0             # builds the pair
+    (tmp_path / "demo" / "cyrus-2" / "store.sqlite3").write_bytes(b"not a database\n" * 100)
+    status = run_repl_keys("user_some dpc22 user.dpc22\n\\help\n\x04", "demo:cyrus-2")
+    captured = capsys.readouterr()
+    assert status == 0
+    assert ("syncsh: demo:cyrus-2: cannot open the store in "
+            f"{tmp_path / 'demo' / 'cyrus-2'}: file is not a database") in captured.err
+    assert "Traceback" not in captured.err and "not connected" in captured.err
+    assert "USER_SOME" in captured.out

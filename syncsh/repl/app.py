@@ -9,7 +9,6 @@ import time
 
 from syncsh.errors import ConnectionLost, SyncshError, UsageError
 from syncsh.protocol import commands as C
-from syncsh.protocol.legacy import Done
 
 META = [
     ("\\help", "help, or \\help COMMAND"),
@@ -168,14 +167,20 @@ class Console:
 
     # ------------------------------------------------------------------ connection
     def connect(self, target) -> None:
+        self.open(target)
+        self.show_banner()
+
+    def open(self, target) -> None:
+        """Open a session on target; it replaces the current one only once it is open."""
         from syncsh.connect import open_session
         session = open_session(target, timeout=self.args.timeout, dialect=self.args.dialect,
                                on_stderr=self._server_stderr)
-        banner = session.banner
         if self.session is not None:
             self.session.close()
         self.session, self.target = session, target
-        self._renderer().banner(banner, target.text)
+
+    def show_banner(self) -> None:
+        self._renderer().banner(self.session.banner, self.target.text)
 
     def _server_stderr(self, line: str) -> None:
         self.stderr_lines = getattr(self, "stderr_lines", [])[-50:] + [line]
@@ -441,11 +446,11 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
     target.options.interactive = True
     target.options.ask = _ask
     target.options.secret = _secret
-    try:
-        console.connect(target)
-    except SyncshError as exc:
-        print(f"syncsh: {exc}", file=sys.stderr)
-        console.session = None
+    # A target that can ask nothing while it opens (the in-process demo) is opened just after
+    # the first prompt is drawn; any other is opened first, as its questions need the terminal.
+    open_later = target.opens_quietly and record is None
+    if not open_later:
+        _connect_or_say(console, target)
     prompt = PromptSession(
         history=make_history(history_path()),
         auto_suggest=AutoSuggestFromHistory(),
@@ -458,7 +463,8 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
     )
     if record is not None:
         console.start_recording(record)
-    completer = SyncCompleter(lambda: console.table, _learnt(console), _StateView(console), META)
+    completer = SyncCompleter(lambda: console.table, lambda: _learnt(console), _StateView(console),
+                              META)
     prompt.completer = completer
     prompt.key_bindings = make_key_bindings(completer)
 
@@ -469,6 +475,13 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
         except (EOFError, KeyboardInterrupt):
             return False
 
+    def pre_run() -> None:
+        nonlocal open_later
+        if open_later:
+            open_later = False
+            _open_after_first_paint(console, target, prompt)
+        _watch_idle(console, prompt)
+
     pending = ""
     while True:
         try:
@@ -476,7 +489,7 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
                                  bottom_toolbar=lambda: console.toolbar(
                                      prompt.default_buffer.text),
                                  refresh_interval=1.0,
-                                 pre_run=lambda: _watch_idle(console, prompt))
+                                 pre_run=pre_run)
         except KeyboardInterrupt:
             pending = ""
             continue
@@ -486,7 +499,6 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
         if "\n" in line.strip() or line.lstrip().startswith(("C:", "S:")):
             pending = ""
             run_snippet(console, line, confirm)
-            completer.learnt = _learnt(console)
             continue
         if C.unbalanced(line) and not line.lstrip().startswith("\\"):
             pending = line          # an open list or quote goes on on the next line
@@ -501,11 +513,40 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
                   file=sys.stderr)
         except SyncshError as exc:
             print(f"syncsh: {exc}", file=sys.stderr)
-        completer.learnt = _learnt(console)
     console.stop_recording()
     if console.session is not None:
         console.session.close()
     return 0
+
+
+def _connect_or_say(console: Console, target) -> None:
+    try:
+        console.connect(target)
+    except SyncshError as exc:
+        print(f"syncsh: {exc}", file=sys.stderr)
+        console.session = None
+
+
+def _open_after_first_paint(console: Console, target, prompt) -> None:
+    """Open the session in the event loop's first turn: after the prompt is drawn (start-up
+    is judged by when it appears) and before any key is read, so that a line typed ahead
+    still finds the session open.  The banner is printed above the prompt."""
+    import asyncio
+    from prompt_toolkit.application import run_in_terminal
+
+    def open_now() -> None:
+        try:
+            console.open(target)
+        except Exception as exc:            # said in one line, as before a prompt
+            message = f"syncsh: {exc}" if isinstance(exc, SyncshError) else \
+                f"syncsh: internal error: {type(exc).__name__}: {exc}"
+            console.session = None
+            run_in_terminal(lambda: print(message, file=sys.stderr))
+            return
+        run_in_terminal(console.show_banner)
+        prompt.app.invalidate()             # the toolbar now has a dialect and a banner
+
+    asyncio.get_running_loop().call_soon(open_now)
 
 
 def _ask(question: str) -> bool:

@@ -63,13 +63,17 @@ def arg_for(spec: C.CommandSpec, index: int) -> C.Arg | None:
 class SyncCompleter(Completer):
     def __init__(self, table, learnt, state, meta_commands=()) -> None:
         self._table = table           # a table, or a callable giving the current one
-        self.learnt = learnt
+        self._learnt = learnt         # the same: what the session has learnt so far
         self.state = state            # the Session: current user, selected mailbox
         self.meta_commands = meta_commands
 
     @property
     def table(self):
         return self._table() if callable(self._table) else self._table
+
+    @property
+    def learnt(self):
+        return self._learnt() if callable(self._learnt) else self._learnt
 
     def get_completions(self, document, complete_event):
         text = document.text_before_cursor

@@ -11,12 +11,18 @@ from syncsh.errors import ConnectionLost
 class InProcessTransport:
     def __init__(self, store_dir: str, *, on_stderr=None, verbosity: int = 0,
                  name: str = "in-process server") -> None:
+        import sqlite3
+
         from syncsh.server.session import ServerSession
         from syncsh.server.store import Store
         self.name = name
         self.on_stderr = on_stderr
         self.verbosity = verbosity
-        self.store = Store(store_dir)
+        try:
+            self.store = Store(store_dir)
+        except (sqlite3.Error, OSError) as exc:
+            raise ConnectionLost(f"{name}: cannot open the store in {store_dir}: {exc} "
+                                 "(syncsh demo reset rebuilds the demo pair)") from None
         self.session = ServerSession(self.store)
         self.pending = [self.session.banner()]
 
