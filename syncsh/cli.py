@@ -86,10 +86,14 @@ def target_options(args, *, interactive: bool):
                             via=getattr(args, "via", None),
                             compress=not getattr(args, "no_compress", False))
     if interactive:
-        import getpass
         options.ask = _ask_yes_no
-        options.secret = getpass.getpass
+        options.secret = _ask_secret
     return options
+
+
+def _ask_secret(question: str) -> str:
+    import getpass          # only when a password is asked for
+    return getpass.getpass(question)
 
 
 def _ask_yes_no(question: str) -> bool:

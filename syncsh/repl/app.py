@@ -156,6 +156,7 @@ class Console:
         self.out = sys.stdout
         self.recorder = None
         self.last_activity = time.monotonic()
+        self.banner_due = False
 
     @property
     def table(self):
@@ -181,6 +182,13 @@ class Console:
 
     def show_banner(self) -> None:
         self._renderer().banner(self.session.banner, self.target.text)
+        self.banner_due = False
+
+    def show_banner_if_due(self) -> None:
+        """The banner of a session opened behind the prompt, once, and before anything else
+        the session prints (a line typed ahead may be taken before the banner's turn)."""
+        if self.banner_due and self.session is not None:
+            self.show_banner()
 
     def _server_stderr(self, line: str) -> None:
         self.stderr_lines = getattr(self, "stderr_lines", [])[-50:] + [line]
@@ -495,6 +503,7 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
             continue
         except EOFError:
             break
+        console.show_banner_if_due()
         line = f"{pending} {text}".strip() if pending else text
         if "\n" in line.strip() or line.lstrip().startswith(("C:", "S:")):
             pending = ""
@@ -543,7 +552,8 @@ def _open_after_first_paint(console: Console, target, prompt) -> None:
             console.session = None
             run_in_terminal(lambda: print(message, file=sys.stderr))
             return
-        run_in_terminal(console.show_banner)
+        console.banner_due = True
+        run_in_terminal(console.show_banner_if_due)
         prompt.app.invalidate()             # the toolbar now has a dialect and a banner
 
     asyncio.get_running_loop().call_soon(open_now)
