@@ -19,3 +19,7 @@ class ConnectionLost(SyncshError):
 
 class WriteRefused(SyncshError):
     """A write the guard rail did not let through."""
+
+
+class StoreUnusable(SyncshError):
+    """A reference-server mailstore that cannot be opened (damaged, unreadable)."""

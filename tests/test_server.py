@@ -10,7 +10,7 @@ import pytest
 from syncsh.server.session import OUT, TRACE, ServerSession
 from syncsh.server.store import Store
 
-from conftest import server_argv
+from conftest import server_argv, syncsh
 
 ACL = b'"dpc22\tlrswipcda\tanonymous\t0\t"'
 LISTING = [
@@ -393,3 +393,14 @@ def test_store_is_durable_and_consistent(replica, pair):
     other = Store(pair[1])
     assert other.integrity_problems() == []
     assert len(list(other.message_lines(other.mailbox("user.dpc22").id))) == 9
+
+
+def test_a_damaged_store_is_one_line_from_the_server_and_through_a_client(tmp_path):
+    (tmp_path / "store.sqlite3").write_bytes(b"not a database\n" * 100)
+    proc = syncsh("server", "--store", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == (f"syncsh: cannot open the store in {tmp_path}: "
+                                    "file is not a database\n")
+    proc = syncsh(f"exec:{' '.join(server_argv(str(tmp_path)))}", "-c", "user_all dpc22")
+    assert proc.returncode != 0 and b"Traceback" not in proc.stderr
+    assert b"cannot open the store" in proc.stderr and b"closed the connection" in proc.stderr

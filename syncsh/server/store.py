@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from syncsh.errors import StoreUnusable
 from syncsh.model import SYSTEM_FLAGS
 
 SCHEMA = """
@@ -117,13 +118,18 @@ class NewMessage:
 class Store:
     def __init__(self, directory: str) -> None:
         self.directory = directory
-        os.makedirs(os.path.join(directory, "locks"), exist_ok=True)
-        self.db = sqlite3.connect(os.path.join(directory, "store.sqlite3"),
-                                  isolation_level=None, timeout=30, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)     # idempotent; executescript commits by itself
+        try:
+            os.makedirs(os.path.join(directory, "locks"), exist_ok=True)
+            self.db = sqlite3.connect(os.path.join(directory, "store.sqlite3"),
+                                      isolation_level=None, timeout=30,
+                                      check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)     # idempotent; executescript commits by itself
+        except (sqlite3.Error, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StoreUnusable(f"cannot open the store in {directory}: {reason}") from None
 
     def close(self) -> None:
         self.db.close()

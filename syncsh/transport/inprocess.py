@@ -5,14 +5,12 @@ order it was written."""
 
 from __future__ import annotations
 
-from syncsh.errors import ConnectionLost
+from syncsh.errors import ConnectionLost, StoreUnusable
 
 
 class InProcessTransport:
     def __init__(self, store_dir: str, *, on_stderr=None, verbosity: int = 0,
                  name: str = "in-process server") -> None:
-        import sqlite3
-
         from syncsh.server.session import ServerSession
         from syncsh.server.store import Store
         self.name = name
@@ -20,9 +18,9 @@ class InProcessTransport:
         self.verbosity = verbosity
         try:
             self.store = Store(store_dir)
-        except (sqlite3.Error, OSError) as exc:
-            raise ConnectionLost(f"{name}: cannot open the store in {store_dir}: {exc} "
-                                 "(syncsh demo reset rebuilds the demo pair)") from None
+        except StoreUnusable as exc:    # only demo pairs are served in-process
+            raise StoreUnusable(f"{name}: {exc} (syncsh demo reset rebuilds the demo pair)") \
+                from None
         self.session = ServerSession(self.store)
         self.pending = [self.session.banner()]
 
