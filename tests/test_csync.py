@@ -262,10 +262,10 @@ def test_csync_via_an_ssh_jump_host(cyrus, sshd):
     assert f"MBOXNAME user.{user}" in proc.stdout.decode()
 
 
-def test_starttls_verified_refused_and_insecure(tmp_path):
+def test_starttls_verified_refused_and_insecure(tmp_path, sshd):
     """A pair with TLS configured offers STARTTLS: syncsh uses it and verifies the
     certificate (trusted here through SSL_CERT_FILE); an unverifiable one is refused unless
-    --insecure, which warns."""
+    --insecure, which warns.  Through an SSH jump host (--via) TLS runs over the channel."""
     require_cyrus()
     import subprocess as sp
     cert_dir = f"/tmp/syncsh-tls-{os.getpid()}"
@@ -289,5 +289,19 @@ def test_starttls_verified_refused_and_insecure(tmp_path):
         assert "* STARTTLS" not in lines and lines[-1] == "OK Noop completed"  # greeted again
         proc = syncsh(target, "--insecure", "-c", "NOOP", env=password_env())
         assert proc.returncode == 0 and b"not verified (--insecure)" in proc.stderr
+
+        _, config = sshd
+        via = ("--via", "ssh://cyrushost", "--ssh-config", str(config))
+        pair.seed("tlsuser", 40)
+        pair.sync("tlsuser")
+        proc = syncsh(target, *via, "-c", "NOOP", env=password_env())
+        assert proc.returncode == 2 and b"CERTIFICATE_VERIFY_FAILED" in proc.stderr
+        trusted = dict(password_env(), SSL_CERT_FILE=f"{cert_dir}/cert.pem")
+        direct = syncsh(target, "--format", "json", "-c", "GET FULLMAILBOX user.tlsuser",
+                        env=trusted)
+        tunnelled = syncsh(target, *via, "--format", "json", "-c",
+                           "GET FULLMAILBOX user.tlsuser", env=trusted)
+        assert tunnelled.returncode == 0, tunnelled.stderr
+        assert tunnelled.stdout == direct.stdout and tunnelled.stdout.count(b'"uid"') == 40
     finally:
         pair.destroy()

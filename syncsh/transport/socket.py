@@ -44,12 +44,13 @@ class SocketTransport:
 
     def start_tls(self, context, server_hostname: str | None) -> None:
         import ssl
-        if not isinstance(self.sock, socket.socket):
-            raise ConnectionLost(f"{self.name} offers STARTTLS, which syncsh cannot run through "
-                                 "an SSH tunnel (--via); connect directly")
         try:
-            self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
-        except (ssl.SSLError, OSError) as exc:
+            if isinstance(self.sock, socket.socket):
+                self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
+            else:                           # an SSH channel (--via): TLS in memory over it
+                from syncsh.transport.tls import TlsStream
+                self.sock = TlsStream(self.sock, context, server_hostname)
+        except (ssl.SSLError, OSError, EOFError) as exc:
             raise ConnectionLost(f"TLS with {self.name} failed: {exc}") from None
 
     def start_compression(self) -> None:
