@@ -165,16 +165,20 @@ class Session:
         except ConnectionLost:
             self.closed = True
             raise
+        self.last_rtt = None
         while True:
             try:
                 event = self._next_event()
             except ConnectionLost:
                 self.closed = True
                 raise
+            if self.last_rtt is None:
+                # the round trip: until the reply's first line, not the time spent by
+                # whoever reads the events (a big listing, a table being drawn)
+                self.last_rtt = time.monotonic() - started
             if self.learnt is not None:
                 self.learnt.note(event)
             if isinstance(event, Done):
-                self.last_rtt = time.monotonic() - started
                 self._track(line, event)
                 yield event
                 return
