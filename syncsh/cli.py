@@ -176,10 +176,13 @@ def read_script(items) -> list[str]:
 def run_client(argv: list[str]) -> int:
     args = client_parser().parse_args(argv)
     from syncsh.targets import parse_target
-    script = read_script(getattr(args, "script", None))
+    items = getattr(args, "script", None)
+    if not items and not sys.stdin.isatty():
+        items = [("f", "-")]        # commands piped in (syncsh < FILE): as -f - would run them
+    script = read_script(items)
     target = parse_target(args.target or DEFAULT_TARGET,
-                          options=target_options(args, interactive=not script))
-    if not script:
+                          options=target_options(args, interactive=not items))
+    if not items:
         from syncsh.repl.app import run_repl
         return run_repl(target, args)
     return run_one_shot(target, args, script)

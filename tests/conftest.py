@@ -1,3 +1,5 @@
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -13,6 +15,24 @@ def private_data_dir(tmp_path, monkeypatch):
     """Every test gets its own data directory: demo pair, history, audit log."""
     monkeypatch.setenv("SYNCSH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+@contextlib.contextmanager
+def keys_from(pipe):
+    """Run the console in this process on prompt_toolkit's pipe input, as on a terminal:
+    syncsh takes a stdin that is not one for commands piped in (syncsh < FILE)."""
+    from unittest import mock
+
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.output import DummyOutput
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    with mock.patch.object(sys, "stdin", Terminal()), \
+            create_app_session(input=pipe, output=DummyOutput()):
+        yield
 
 
 @pytest.fixture

@@ -148,3 +148,16 @@ def test_demo_reset_restores_the_pair():
     assert syncsh("demo", "reset").returncode == 0
     proc = syncsh("demo:cyrus-2", "-c", "user dpc22", "-c", "select user.dpc22", "-c", "status")
     assert b"* 1 000000000000000000000000" in proc.stdout
+
+
+def test_commands_piped_in_run_as_a_script():
+    """syncsh < FILE (or a pipe) runs the commands as -f - does: no prompt, no terminal
+    warnings, the raw reply lines."""
+    proc = syncsh("demo:cyrus-2", input=b"# a comment\nuser_some dpc22 user.dpc22\nquota user.dpc22\n")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    assert "syncsh>" not in out and b"not a terminal" not in proc.stderr
+    assert out.splitlines()[0] == "* Sync Server v0.0 [EXPERIMENTAL]"
+    assert "* 4140 0101003f4c56b08c9d000026 ()" in out and out.rstrip().endswith("OK 100000")
+    proc = syncsh("demo:cyrus-2", input=b"")
+    assert proc.returncode == 0 and proc.stdout.decode() == "* Sync Server v0.0 [EXPERIMENTAL]\n"

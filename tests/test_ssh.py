@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import syncsh
+from conftest import keys_from, syncsh
 from sshd import Sshd, client_setup, keygen, require_sshd
 
 from test_server import ACL, LISTING
@@ -182,15 +182,13 @@ def test_sshd_killed_mid_session_one_shot_exit_2(ssh):
 
 def test_sshd_killed_mid_session_leaves_the_repl_alive(ssh, capsys):
     import threading
-    from prompt_toolkit.application import create_app_session
     from prompt_toolkit.input import create_pipe_input
-    from prompt_toolkit.output import DummyOutput
     from syncsh.cli import main
 
     result = {}
     with create_pipe_input() as pipe:
         def repl():
-            with create_app_session(input=pipe, output=DummyOutput()):
+            with keys_from(pipe):
                 result["status"] = main(["ssh://replica", *ssh.args, "--format", "raw"])
         thread = threading.Thread(target=repl)
         thread.start()

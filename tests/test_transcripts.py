@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import ROOT, SEED, syncsh
+from conftest import ROOT, SEED, keys_from, syncsh
 
 TRANSCRIPTS = sorted(glob.glob(os.path.join(ROOT, "transcripts", "*.txt")))
 
@@ -144,13 +144,11 @@ def test_unreadable_transcripts_are_errors(tmp_path):
 
 
 def run_repl_keys(keys: str, *argv):
-    from prompt_toolkit.application import create_app_session
     from prompt_toolkit.input import create_pipe_input
-    from prompt_toolkit.output import DummyOutput
     from syncsh.cli import main
     with create_pipe_input() as pipe:
         pipe.send_text(keys)
-        with create_app_session(input=pipe, output=DummyOutput()):
+        with keys_from(pipe):
             return main(list(argv))
 
 
