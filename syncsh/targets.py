@@ -198,9 +198,13 @@ def _authority(text: str, rest: str) -> tuple[str | None, str, int | None, str]:
     if at and not user:
         raise UsageError(f"bad target {text!r}: empty user name")
     host, port_text = hostport, ""
-    if hostport.startswith("["):
-        host, _, tail = hostport[1:].partition("]")
-        port_text = tail[1:] if tail.startswith(":") else ""
+    if hostport.startswith("["):                  # an IPv6 address: [::1]:2005
+        host, bracket, tail = hostport[1:].partition("]")
+        if not bracket or (tail and not tail.startswith(":")):
+            raise UsageError(f"bad target {text!r}: an IPv6 address is written [ADDRESS]:PORT")
+        port_text = tail[1:]
+        if tail == ":":
+            raise UsageError(f"bad target {text!r}: empty port")
     elif hostport.count(":") == 1:
         host, _, port_text = hostport.partition(":")
         if not port_text:

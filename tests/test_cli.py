@@ -2,7 +2,10 @@
 
 import json
 import os
+import re
 import sys
+
+import pytest
 
 from conftest import syncsh
 
@@ -161,3 +164,31 @@ def test_commands_piped_in_run_as_a_script():
     assert "* 4140 0101003f4c56b08c9d000026 ()" in out and out.rstrip().endswith("OK 100000")
     proc = syncsh("demo:cyrus-2", input=b"")
     assert proc.returncode == 0 and proc.stdout.decode() == "* Sync Server v0.0 [EXPERIMENTAL]\n"
+
+
+@pytest.mark.parametrize("text, host, port", [
+    ("csync://admin@[::1]:15311", "::1", 15311),
+    ("csync://admin@[fe80::1]", "fe80::1", 2005),
+    ("csync://admin@replica.example", "replica.example", 2005),
+    ("ssh://cyrus@[::1]:2222/usr/lib/cyrus/bin/sync_server", "::1", 2222),
+])
+def test_hosts_and_ports_of_targets(text, host, port):
+    from syncsh.targets import parse_target
+    target = parse_target(text)
+    assert (target.host, target.port or 2005) == (host, port)
+
+
+@pytest.mark.parametrize("text, why", [
+    ("csync://admin@[::1", "an IPv6 address is written [ADDRESS]:PORT"),
+    ("csync://admin@[::1]2005", "an IPv6 address is written [ADDRESS]:PORT"),
+    ("csync://admin@[::1]:", "empty port"),
+    ("csync://admin@[]:5", "no host"),
+    ("csync://admin@h:0", "bad port '0'"),
+    ("ssh://@h", "empty user name"),
+    ("csync://h", "name the Cyrus administrator"),
+])
+def test_bad_targets_say_why(text, why):
+    from syncsh.errors import UsageError
+    from syncsh.targets import parse_target
+    with pytest.raises(UsageError, match=re.escape(f"bad target {text!r}: {why}")):
+        parse_target(text)
