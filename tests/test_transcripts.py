@@ -141,6 +141,13 @@ def test_unreadable_transcripts_are_errors(tmp_path):
     path.write_text("%frobnicate\n")
     proc = syncsh("replay", str(path))
     assert proc.returncode == 2 and b"unknown directive %frobnicate" in proc.stdout
+    path.write_bytes(b"%\xd1\x07junk\n")
+    proc = syncsh("replay", str(path))
+    assert proc.returncode == 2 and b"unknown directive %\\xd1\\x07junk\n" in proc.stdout
+    for not_a_transcript in (b"", b"[project]\nname = 'x'\n", b"Title\n=====\n\n::\n\n  hi\n"):
+        path.write_bytes(not_a_transcript)        # a wrong file must not pass as empty
+        proc = syncsh("replay", str(path))
+        assert proc.returncode == 2 and b"no transcript here: no C: line" in proc.stdout
 
 
 def run_repl_keys(keys: str, *argv):

@@ -170,6 +170,9 @@ def parse(path: str, text: str | None = None) -> Transcript:
         step.expected.append(line)
     if pending is not None:
         raise TranscriptError(f"{path}:{pending.number}: a continued S: line has no continuation")
+    if not transcript.steps:        # a wrong file must not pass as an empty transcript
+        raise TranscriptError(f"{path}: no transcript here: no C: line"
+                              + (" in its :: literal blocks" if is_document(text) else ""))
     return transcript
 
 
@@ -206,4 +209,6 @@ def _directive(transcript: Transcript, line: Line) -> None:
             raise TranscriptError(f"{where}: %setup {args[0]}: wrong arguments")
         transcript.setup.append((line.number, args))
     else:
-        raise TranscriptError(f"{where}: unknown directive %{name}")
+        shown = name if name.isprintable() else \
+            repr(name.encode("utf-8", "surrogateescape"))[2:-1]     # bytes as \xNN
+        raise TranscriptError(f"{where}: unknown directive %{shown[:40]}")
