@@ -110,9 +110,22 @@ def test_recheck_keeps_what_persists():
 
 def test_usage_errors():
     for args in ([], ["demo:cyrus-1"], ["demo:cyrus-1", "demo:cyrus-2"],
-                 ["demo:cyrus-1", "bogus", "--user", "x"]):
+                 ["demo:cyrus-1", "bogus", "--user", "x"],
+                 ["demo:cyrus-1", "demo:cyrus-1", "--user", "dpc22"]):
         proc = syncsh("diff", *args)
         assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, args
+    assert b"the master and the replica are both demo:cyrus-1" in proc.stderr
+
+
+def test_a_user_on_neither_end_is_not_called_identical():
+    """A mistyped user name finds nothing on either end: said so, not "identical"."""
+    status, report = diff_json("demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22x")
+    assert status == 0 and report["findings"] == []
+    assert report["absent_users"] == ["dpc22x"] and report["identical_users"] == []
+    proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22x", "--no-color")
+    out = proc.stdout.decode()
+    assert proc.returncode == 0 and "dpc22x" in out and "no mailbox on either end" in out
+    assert "1 of 1 with no mailbox on either end: check the names" in out
 
 
 # ---------------------------------------------------------------------- real Cyrus

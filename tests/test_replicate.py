@@ -182,3 +182,14 @@ def test_bad_arguments(pair):
         assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
     proc = syncsh("replicate", "--master", master, "-s", exec_target(replica), "-m", "shared.x")
     assert proc.returncode == 1 and b"only user." in proc.stderr
+
+
+def test_a_store_is_not_replicated_onto_itself(pair):
+    master, _ = pair
+    proc = syncsh("replicate", "--master", master, "-s", exec_target(master), "-m", "user.dpc22")
+    assert proc.returncode == 0           # exec: could be anything: it is not second-guessed
+    proc = syncsh("replicate", "--master", os.path.join(demo.ensure_pair(), "cyrus-1") + "/", "-s",
+                  "demo:cyrus-1", "-m", "user.dpc22")
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip() == ("syncsh: demo:cyrus-1 is the master store itself: "
+                                            "replicate copies a master to another store")

@@ -60,6 +60,9 @@ def run(argv: list[str]) -> int:
     options = target_options(args, interactive=False)
     master = parse_target(master_text, options=options)
     replica = parse_target(replica_text, options=options)
+    if master.text == replica.text or (master.store and master.store == replica.store):
+        raise UsageError(f"the master and the replica are both {master.text}: diff compares "
+                         "two ends")
     report = diff_targets(master, replica, users, args.mailbox, args)
     if args.recheck and (report.divergent or report.errors):
         time.sleep(args.recheck)
@@ -101,6 +104,6 @@ def confirmed(first, second):
     """Only what both looks saw is divergence; the rest was replication catching up."""
     keys = {f.key for f in first.findings}
     second.findings = [f for f in second.findings if f.key in keys]
-    second.identical_users = [u for u in second.users
-                              if not any(f.user == u and not f.consequence for f in second.findings)]
+    second.identical_users = [u for u in second.users if u not in second.absent_users and
+                              not any(f.user == u and not f.consequence for f in second.findings)]
     return second

@@ -100,7 +100,7 @@ class Differ:
             groups = {u: [] for u in users}
         for user, names in groups.items():
             report.users.append(user)
-            before = len(report.findings)
+            before, boxes_before = len(report.findings), len(report.mailboxes)
             try:
                 if self.modern:
                     self.modern_user(report, user, names)
@@ -110,7 +110,9 @@ class Differ:
                 report.errors.append(f"{user}: {exc}")
                 continue
             found = report.findings[before:]
-            if not any(not f.consequence for f in found):
+            if not found and len(report.mailboxes) == boxes_before:
+                report.absent_users.append(user)    # a mistyped name is no "identical"
+            elif not any(not f.consequence for f in found):
                 report.identical_users.append(user)
         report.findings = C.pair_renames(report.findings)
         for finding in report.findings:

@@ -55,6 +55,7 @@ class Report:
     mailboxes: dict[tuple[str, str], MailboxCounts] = field(default_factory=dict)
     users: list[str] = field(default_factory=list)
     identical_users: list[str] = field(default_factory=list)
+    absent_users: list[str] = field(default_factory=list)    # no mailbox on either end
     errors: list[str] = field(default_factory=list)
 
     @property

@@ -10,7 +10,8 @@ from syncsh.diff.compare import Report
 def to_json(report: Report, master: str, replica: str) -> str:
     return json.dumps({
         "master": master, "replica": replica, "identical": not report.divergent and not report.errors,
-        "users": report.users, "identical_users": report.identical_users, "errors": report.errors,
+        "users": report.users, "identical_users": report.identical_users,
+        "absent_users": report.absent_users, "errors": report.errors,
         "findings": [{"user": f.user, "mailbox": f.mailbox, "kind": f.kind, "detail": f.detail,
                       "uid": f.uid, "master": _plain(f.master), "replica": _plain(f.replica),
                       "consequence": f.consequence, "next_step": f.step}
@@ -48,6 +49,8 @@ def render(report: Report, master: str, replica: str, console) -> None:
                       str(len(findings) - len(real)) if len(findings) > len(real) else "")
     for user in report.identical_users:
         table.add_row(escape(user), "", "[green]identical[/green]", "")
+    for user in report.absent_users:
+        table.add_row(escape(user), "", "[yellow]no mailbox on either end[/yellow]", "")
     console.print(table)
     for (user, mailbox), findings in groups.items():
         console.print(f"\n[bold]{escape(user)}[/bold]  [cyan]{escape(mailbox)}[/cyan]")
@@ -60,7 +63,10 @@ def render(report: Report, master: str, replica: str, console) -> None:
     for error in report.errors:
         console.print(f"[bold red]error[/bold red] {escape(error)}")
     if not report.divergent and not report.errors:
-        console.print("[green]identical[/green]")
+        absent = len(report.absent_users)
+        console.print("[green]identical[/green]" + (
+            f" [yellow]({absent} of {len(report.users)} with no mailbox on either end: "
+            "check the names)[/yellow]" if absent else ""))
     else:
         real = sum(1 for f in report.findings if not f.consequence)
         console.print(f"\n{real} finding(s), {len(report.findings) - real} consequence(s)"

@@ -50,6 +50,9 @@ def run(argv: list[str]) -> int:
 
     from syncsh.cli import target_options
     target = parse_target(args.target, options=target_options(args, interactive=False))
+    if target.store and os.path.samefile(target.store, args.master):
+        raise UsageError(f"{target.text} is the master store itself: replicate copies a master "
+                         "to another store")
     say = _line(sys.stdout)
     from syncsh.connect import open_session
     session = open_session(target, timeout=args.timeout, on_stderr=_line(sys.stderr),
