@@ -235,7 +235,10 @@ class Console:
             print(f"refused: {name} writes to the replica and --read-only is set", file=sys.stderr)
             return False
         if verdict == guard.CONFIRM:
-            return confirm(f"{name} changes {self.target.text}. Send it? [y/N] ")
+            if confirm(f"{name} changes {self.target.text}. Send it? [y/N] "):
+                return True
+            print(f"not sent: {name}", file=sys.stderr)
+            return False
         return True
 
     def run_line(self, line: str, confirm) -> None:
