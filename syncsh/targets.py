@@ -211,7 +211,7 @@ def _authority(text: str, rest: str) -> tuple[str | None, str, int | None, str]:
             raise UsageError(f"bad target {text!r}: empty port")
     port = None
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
             raise UsageError(f"bad target {text!r}: bad port {port_text!r}")
         port = int(port_text)
     if not host or any(c.isspace() for c in host):

@@ -184,6 +184,8 @@ def test_hosts_and_ports_of_targets(text, host, port):
     ("csync://admin@[::1]:", "empty port"),
     ("csync://admin@[]:5", "no host"),
     ("csync://admin@h:0", "bad port '0'"),
+    ("csync://admin@h:²", "bad port '²'"),
+    ("csync://admin@h:٣٣", "bad port '٣٣'"),
     ("ssh://@h", "empty user name"),
     ("csync://h", "name the Cyrus administrator"),
 ])

@@ -235,3 +235,20 @@ def test_a_damaged_demo_store_is_one_line_and_the_prompt_stays(tmp_path, monkeyp
             f"{tmp_path / 'demo' / 'cyrus-2'}: file is not a database") in captured.err
     assert "Traceback" not in captured.err and "not connected" in captured.err
     assert "USER_SOME" in captured.out
+
+
+def test_a_bug_of_ours_is_one_line_and_the_session_goes_on(monkeypatch, capsys):
+    """Whatever breaks inside a command (here the renderer) costs that command only."""
+    from syncsh import render
+
+    def broken(self, event):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(render.TableRenderer, "event", broken)
+    keys = "user_some dpc22 user.dpc22\n\\help quota\n\\format raw\nquota user.dpc22\n\x04"
+    status = run_repl_keys(keys, "demo:cyrus-2")
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "syncsh: internal error: RuntimeError: boom (--debug shows where)" in captured.err
+    assert "Traceback" not in captured.err and "QUOTA root" in captured.out
+    # the broken listing was read to its end: the next command gets its own reply
+    assert captured.out.rstrip().endswith("OK 100000")

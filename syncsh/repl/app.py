@@ -285,11 +285,14 @@ class Console:
                 renderer.event(event)
         except (KeyboardInterrupt, PagerQuit) as exc:
             # Stop showing at once; read the rest so the session stays in step.
-            self.session.on_wire = None
-            for event in events:
-                pass
+            self._drain(events)
             if isinstance(exc, KeyboardInterrupt):
                 print("(output stopped; the reply was read to its end)", file=sys.stderr)
+        except SyncshError:
+            raise
+        except Exception:                   # a bug in showing it: the reply is still read
+            self._drain(events)
+            raise
         finally:
             self.last_activity = time.monotonic()
             if write and not self.target.is_demo:
@@ -298,6 +301,11 @@ class Console:
             out.close()
             if self.recorder is not None:
                 self.recorder.command(line, reply)
+
+    def _drain(self, events) -> None:
+        self.session.on_wire = None
+        for _ in events:
+            pass
 
     def upload(self, rest: str, confirm) -> None:
         from syncsh.upload import parse_args, upload
@@ -525,6 +533,8 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
                   file=sys.stderr)
         except SyncshError as exc:
             print(f"syncsh: {exc}", file=sys.stderr)
+        except Exception as exc:            # a bug of ours: one line, and the session goes on
+            say_internal_error(exc, console.args.debug)
     console.stop_recording()
     if console.session is not None:
         console.session.close()
@@ -550,10 +560,12 @@ def _open_after_first_paint(console: Console, target, prompt) -> None:
         try:
             console.open(target)
         except Exception as exc:            # said in one line, as before a prompt
-            message = f"syncsh: {exc}" if isinstance(exc, SyncshError) else \
-                f"syncsh: internal error: {type(exc).__name__}: {exc}"
             console.session = None
-            run_in_terminal(lambda: print(message, file=sys.stderr))
+            # (exc= binds it now: the name is gone once the except clause ends)
+            if isinstance(exc, SyncshError):
+                run_in_terminal(lambda exc=exc: print(f"syncsh: {exc}", file=sys.stderr))
+            else:
+                run_in_terminal(lambda exc=exc: say_internal_error(exc, console.args.debug))
             return
         console.banner_due = True
         run_in_terminal(console.show_banner_if_due)
@@ -589,6 +601,17 @@ def run_snippet(console: Console, text: str, confirm) -> None:
         except SyncshError as exc:
             print(f"syncsh: {exc}", file=sys.stderr)
             break
+        except Exception as exc:
+            say_internal_error(exc, console.args.debug)
+            break
+
+
+def say_internal_error(exc: Exception, debug: bool) -> None:
+    if debug:
+        import traceback
+        traceback.print_exception(exc)
+    print(f"syncsh: internal error: {type(exc).__name__}: {exc}"
+          + ("" if debug else " (--debug shows where)"), file=sys.stderr)
 
 
 def _watch_idle(console: Console, prompt) -> None:

@@ -205,7 +205,8 @@ def _directive(transcript: Transcript, line: Line) -> None:
             raise TranscriptError(f"{where}: %setup demo | replay FILE | "
                                   "move-message NAME UID MAILBOX")
         if args[0] == "replay" and len(args) != 2 or \
-                args[0] == "move-message" and (len(args) != 4 or not args[2].isdigit()):
+                args[0] == "move-message" and (len(args) != 4 or not args[2].isascii()
+                                                or not args[2].isdigit()):
             raise TranscriptError(f"{where}: %setup {args[0]}: wrong arguments")
         transcript.setup.append((line.number, args))
     else:
