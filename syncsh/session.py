@@ -78,6 +78,7 @@ class Session:
         self.user_since: float | None = None
         self.selected: str | None = None
         self.last_rtt: float | None = None
+        self.in_flight_line: str | bytes | None = None    # the command whose reply is due
         self.learnt = Learnt() if learn else None    # completion only: scripts skip it
         self.closed = False
 
@@ -155,7 +156,10 @@ class Session:
         and diff read those by column); without, always one Message at a time."""
         if self.closed:
             raise ConnectionLost("the connection is closed")
+        if self.conn.in_flight is not None:
+            self.finish_interrupted()
         data = self.conn.send(line)
+        self.in_flight_line = line
         self.conn.batch = batches
         if self.on_wire is not None:
             self.on_wire("C", data)
@@ -179,10 +183,30 @@ class Session:
             if self.learnt is not None:
                 self.learnt.note(event)
             if isinstance(event, Done):
+                self.in_flight_line = None
                 self._track(line, event)
                 yield event
                 return
             yield event
+
+    def finish_interrupted(self) -> Done:
+        """A command whose reply was cut short here (Ctrl-C while it was on its way): read the
+        rest of that reply and drop it, so that the next command gets its own.  What it did
+        to the server's state (a lock taken, a mailbox selected) is still mirrored."""
+        wire, self.on_wire = self.on_wire, None
+        try:
+            while True:
+                try:
+                    event = self._next_event()
+                except ConnectionLost:
+                    self.closed = True
+                    raise
+                if isinstance(event, Done):
+                    line, self.in_flight_line = self.in_flight_line, None
+                    self._track(line or "", event)
+                    return event
+        finally:
+            self.on_wire = wire
 
     def run(self, line: str | bytes) -> tuple[list, Done]:
         events = list(self.execute(line))

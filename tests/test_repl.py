@@ -252,3 +252,34 @@ def test_a_bug_of_ours_is_one_line_and_the_session_goes_on(monkeypatch, capsys):
     assert "Traceback" not in captured.err and "QUOTA root" in captured.out
     # the broken listing was read to its end: the next command gets its own reply
     assert captured.out.rstrip().endswith("OK 100000")
+
+
+SLOW_SERVER = """import sys, time
+sys.stdout.write('* Sync Server v0.0 [EXPERIMENTAL]\\r\\n'); sys.stdout.flush()
+for n, line in enumerate(sys.stdin, 1):
+    if line.startswith('quota'):
+        time.sleep(2)
+    sys.stdout.write(f'OK reply-{n} to {line.strip()}\\r\\n'); sys.stdout.flush()
+"""
+
+
+def test_ctrl_c_while_waiting_keeps_the_session_in_step(tmp_path):
+    """Ctrl-C while a reply is on its way: the prompt comes back at once, and the late
+    reply is read and dropped before the next command, which gets its own."""
+    require("tmux", "tmux")
+    server = tmp_path / "slow.py"
+    server.write_text(SLOW_SERVER)
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
+    term = Tmux(f"{sys.executable} -m syncsh 'exec:{sys.executable} {server}' --no-pager; "
+                "sleep 60", env)
+    try:
+        term.wait_for("syncsh>")
+        term.keys("quota user.x", "Enter")
+        time.sleep(0.5)
+        term.keys("C-c")
+        term.wait_for("(interrupted: the rest of the reply to QUOTA is read and dropped")
+        term.keys("lsub", "Enter")
+        screen = term.wait_for("OK reply-2 to lsub")
+        assert "reply-1" not in screen and "still waiting" not in screen
+    finally:
+        term.close()

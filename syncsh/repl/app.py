@@ -287,7 +287,11 @@ class Console:
             # Stop showing at once; read the rest so the session stays in step.
             self._drain(events)
             if isinstance(exc, KeyboardInterrupt):
-                print("(output stopped; the reply was read to its end)", file=sys.stderr)
+                if self.session.conn.in_flight is None:
+                    print("(output stopped; the reply was read to its end)", file=sys.stderr)
+                else:                       # interrupted while waiting on the server
+                    print(f"(interrupted: the rest of the reply to {self.session.conn.in_flight}"
+                          " is read and dropped before the next command)", file=sys.stderr)
         except SyncshError:
             raise
         except Exception:                   # a bug in showing it: the reply is still read
