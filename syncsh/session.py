@@ -98,7 +98,11 @@ class Session:
                     elif self.conn.last_raw:        # (events of an already shown line: none)
                         self.on_wire("S", self.conn.last_raw)
                 return event
-            data = self.transport.recv(self.timeout)
+            try:
+                data = self.transport.recv(self.timeout)
+            except ConnectionLost:
+                self.closed = True
+                raise
             if not data:
                 self.closed = True
                 raise ConnectionLost("the server closed the connection")
@@ -171,11 +175,7 @@ class Session:
             raise
         self.last_rtt = None
         while True:
-            try:
-                event = self._next_event()
-            except ConnectionLost:
-                self.closed = True
-                raise
+            event = self._next_event()
             if self.last_rtt is None:
                 # the round trip: until the reply's first line, not the time spent by
                 # whoever reads the events (a big listing, a table being drawn)
@@ -196,11 +196,7 @@ class Session:
         wire, self.on_wire = self.on_wire, None
         try:
             while True:
-                try:
-                    event = self._next_event()
-                except ConnectionLost:
-                    self.closed = True
-                    raise
+                event = self._next_event()
                 if isinstance(event, Done):
                     line, self.in_flight_line = self.in_flight_line, None
                     self._track(line or "", event)
