@@ -177,6 +177,8 @@ def run_client(argv: list[str]) -> int:
     args = client_parser().parse_args(argv)
     from syncsh.targets import parse_target
     items = getattr(args, "script", None)
+    if not items and sys.stdin is None:
+        raise UsageError("standard input is closed: give commands with -c COMMAND or -f FILE")
     if not items and not sys.stdin.isatty():
         items = [("f", "-")]        # commands piped in (syncsh < FILE): as -f - would run them
     script = read_script(items)

@@ -194,3 +194,12 @@ def test_bad_targets_say_why(text, why):
     from syncsh.targets import parse_target
     with pytest.raises(UsageError, match=re.escape(f"bad target {text!r}: {why}")):
         parse_target(text)
+
+
+def test_a_closed_stdin_is_one_line():
+    import subprocess
+    proc = subprocess.run([sys.executable, "-m", "syncsh", "demo:cyrus-2"], stdin=None,
+                          capture_output=True, timeout=60, preexec_fn=lambda: os.close(0))
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == ("syncsh: standard input is closed: give commands with "
+                                    "-c COMMAND or -f FILE\n")
