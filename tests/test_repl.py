@@ -61,8 +61,11 @@ def test_in_a_real_terminal(tmp_path):
     term = Tmux(f"{sys.executable} -m syncsh --no-pager; echo $? > {status}; sleep 60", env)
     try:
         term.wait_for("(seed dialect)")                # the demo opens behind the prompt
-        screen = term.visible()
-        assert screen.index("demo:cyrus-2: * Sync Server") < screen.index("syncsh>")
+        deadline = time.monotonic() + 10                # ... and the prompt is drawn again
+        while "(seed dialect)\nsyncsh>" not in term.visible():
+            assert time.monotonic() < deadline, term.visible()
+            time.sleep(0.05)
+        assert term.visible().startswith("demo:cyrus-2: * Sync Server")
         term.keys("user_so", "Tab")
         term.wait_for("syncsh> user_some")
         term.keys(" dpc22 user.dpc22", "Enter")
@@ -258,6 +261,7 @@ SLOW_SERVER = """import sys, time
 sys.stdout.write('* Sync Server v0.0 [EXPERIMENTAL]\\r\\n'); sys.stdout.flush()
 for n, line in enumerate(sys.stdin, 1):
     if line.startswith('quota'):
+        open(sys.argv[1], 'w').close()      # the command is in flight: the test may interrupt
         time.sleep(2)
     sys.stdout.write(f'OK reply-{n} to {line.strip()}\\r\\n'); sys.stdout.flush()
 """
@@ -270,12 +274,16 @@ def test_ctrl_c_while_waiting_keeps_the_session_in_step(tmp_path):
     server = tmp_path / "slow.py"
     server.write_text(SLOW_SERVER)
     env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
-    term = Tmux(f"{sys.executable} -m syncsh 'exec:{sys.executable} {server}' --no-pager; "
-                "sleep 60", env)
+    arrived = tmp_path / "arrived"
+    term = Tmux(f"{sys.executable} -m syncsh 'exec:{sys.executable} {server} {arrived}' "
+                "--no-pager; sleep 60", env)
     try:
         term.wait_for("syncsh>")
         term.keys("quota user.x", "Enter")
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10    # Ctrl-C once the server has the command
+        while not arrived.exists():
+            assert time.monotonic() < deadline, term.visible()
+            time.sleep(0.05)
         term.keys("C-c")
         term.wait_for("(interrupted: the rest of the reply to QUOTA is read and dropped")
         term.keys("lsub", "Enter")
