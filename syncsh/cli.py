@@ -17,7 +17,7 @@ import os
 import sys
 
 from syncsh import __version__
-from syncsh.errors import SyncshError, UsageError
+from syncsh.errors import SyncshError, UsageError, internal_error_line
 
 DEFAULT_TARGET = "demo:cyrus-2"
 
@@ -139,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:            # a bug of ours: still one line, unless --debug
         if debug:
             raise
-        print(f"syncsh: internal error: {type(exc).__name__}: {exc} (--debug shows where)",
-              file=sys.stderr)
+        print(internal_error_line(exc), file=sys.stderr)
         return Exit.ERROR
 
 

@@ -1,6 +1,12 @@
 """The project's own error types: every failure a user can cause maps to one of these."""
 
 
+def internal_error_line(exc: BaseException, debug: bool = False) -> str:
+    """The one line a bug of ours is reported in (--debug adds the traceback before it)."""
+    return (f"syncsh: internal error: {type(exc).__name__}: {exc}"
+            + ("" if debug else " (--debug shows where)"))
+
+
 class SyncshError(Exception):
     """Base class: anything syncsh reports as a one-line message."""
 

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from syncsh.errors import ConnectionLost, SyncshError, UsageError
+from syncsh.errors import ConnectionLost, SyncshError, UsageError, internal_error_line
 from syncsh.protocol import commands as C
 
 META = [
@@ -614,8 +614,7 @@ def say_internal_error(exc: Exception, debug: bool) -> None:
     if debug:
         import traceback
         traceback.print_exception(exc)
-    print(f"syncsh: internal error: {type(exc).__name__}: {exc}"
-          + ("" if debug else " (--debug shows where)"), file=sys.stderr)
+    print(internal_error_line(exc, debug), file=sys.stderr)
 
 
 def _watch_idle(console: Console, prompt) -> None:
