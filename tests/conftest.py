@@ -111,10 +111,27 @@ class CyrusPair:
         self.run("destroy", check=False)
 
 
+def free_port_base() -> int:
+    """A base port whose pair ports (BASE, BASE+1, BASE+10, BASE+11) are all free now, so
+    two test runs on one machine do not collide."""
+    import random
+    import socket
+    for _ in range(200):
+        base = random.randrange(20000, 60000, 20)
+        try:
+            for offset in (0, 1, 10, 11):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range for the Cyrus pair")
+
+
 @pytest.fixture(scope="session")
 def cyrus():
     require_cyrus()
-    pair = CyrusPair(f"/tmp/syncsh-cp-{os.getpid()}", 14700)
+    pair = CyrusPair(f"/tmp/syncsh-cp-{os.getpid()}", free_port_base())
     yield pair
     pair.destroy()
 

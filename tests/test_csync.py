@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import CyrusPair, require_cyrus, syncsh
+from conftest import CyrusPair, free_port_base, require_cyrus, syncsh
 
 _names = itertools.count(1)
 
@@ -99,7 +99,7 @@ def test_sasl_mechanisms(cyrus, mech):
 
 def test_scram_sha_256(tmp_path):
     require_cyrus()
-    pair = CyrusPair(f"/tmp/syncsh-scram-{os.getpid()}", 14800,
+    pair = CyrusPair(f"/tmp/syncsh-scram-{os.getpid()}", free_port_base(),
                      {"CYRUS_PAIR_SASL_MECHS": "SCRAM-SHA-256 PLAIN"})
     try:
         target = f"csync://admin@127.0.0.1:{pair.replica_port}"
@@ -276,7 +276,7 @@ def test_starttls_verified_refused_and_insecure(tmp_path, sshd):
            capture_output=True)
     for name in ("key.pem", "cert.pem"):
         os.chmod(f"{cert_dir}/{name}", 0o644)
-    pair = CyrusPair(f"/tmp/syncsh-tlsp-{os.getpid()}", 15100, {"CYRUS_PAIR_EXTRA_CONF":
+    pair = CyrusPair(f"/tmp/syncsh-tlsp-{os.getpid()}", free_port_base(), {"CYRUS_PAIR_EXTRA_CONF":
                      f"tls_server_cert: {cert_dir}/cert.pem\ntls_server_key: {cert_dir}/key.pem"})
     try:
         target = f"csync://admin@127.0.0.1:{pair.replica_port}"
