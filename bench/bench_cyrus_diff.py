@@ -6,19 +6,13 @@ from __future__ import annotations
 
 import imaplib
 import os
-import subprocess
 import sys
 import time
 
 from common import ROOT, Figure
 
-PAIR = os.environ.get("CYRUS_PAIR") or os.path.join(ROOT, "..", "shared", "cyrus", "cyrus-pair")
-DIR, PORT, USER, COUNT = "/tmp/syncsh-bench-cp", "14900", "benchuser", 10_000
-
-
-def pair(*args):
-    return subprocess.run([PAIR, "-d", DIR, "-p", PORT, *args], check=True,
-                          capture_output=True, text=True, timeout=1800)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+DIR, USER, COUNT = "/tmp/syncsh-bench-cp", "benchuser", 10_000
 
 
 class Counting:
@@ -50,8 +44,8 @@ def sessions():
     return out
 
 
-def imap_fetch() -> None:
-    for port in (int(PORT), int(PORT) + 10):
+def imap_fetch(pair) -> None:
+    for port in (pair.master_imap, pair.replica_imap):
         conn = imaplib.IMAP4("127.0.0.1", port)
         conn.login(USER, "secret")
         conn.select("INBOX", readonly=True)
@@ -61,14 +55,15 @@ def imap_fetch() -> None:
 
 
 def measure() -> list[Figure]:
-    if os.geteuid() != 0 or not os.path.exists(PAIR):
+    if os.geteuid() != 0:
         return [Figure("diff of an in-sync Cyrus user", float("nan"), float("nan"), "B",
-                       "<= 2x GET USER", None, "not measured: needs root and cyrus-pair")]
-    pair("start")
+                       "<= 2x GET USER", None, "not measured: needs root (real Cyrus)")]
+    from servers.cyrus import CyrusPair
+    pair = CyrusPair(DIR)          # kept between runs: seeding 10k messages takes a while
     marker = os.path.join(DIR, "seeded")
     if not os.path.exists(marker):
-        pair("seed", USER, str(COUNT))
-        pair("sync", USER)
+        pair.seed(USER, COUNT)
+        pair.run("sync", USER)
         open(marker, "w").close()
     from syncsh.diff.collect import Differ
     (m, mt), (r, rt) = sessions()
@@ -84,7 +79,7 @@ def measure() -> list[Figure]:
     r.close()
     assert report.identical_users == [USER], report.findings[:3]
     start = time.perf_counter()
-    imap_fetch()
+    imap_fetch(pair)
     imap_seconds = time.perf_counter() - start
     return [Figure("diff in-sync 10k user: bytes", diff_bytes, get_user_bytes, "B",
                    "<= 2x the two GET USER replies", diff_bytes <= 2 * get_user_bytes),

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEED = os.path.join(ROOT, "..", "shared", "seeds", "000_2caa6a45618fd94a.txt")
+SEED = os.path.join(ROOT, "tests", "fixtures", "replication-examples.txt")
 
 
 @pytest.fixture(autouse=True)
@@ -63,75 +63,20 @@ def teed_server(directory, store, *flags):
     return f"exec:{script}", log
 
 
-PAIR_SCRIPT = os.environ.get("CYRUS_PAIR") or os.path.join(ROOT, "..", "shared", "cyrus",
-                                                            "cyrus-pair")
-
-
 def require_cyrus():
-    problem = None
-    if not os.path.exists(PAIR_SCRIPT):
-        problem = f"no cyrus-pair at {PAIR_SCRIPT}"
-    elif os.geteuid() != 0:
-        problem = "the Cyrus tests need root (cyrus-pair installs and starts cyrus-imapd)"
-    if problem:
+    """Real Cyrus needs root (its master drops to the cyrus user; apt installs it)."""
+    if os.geteuid() != 0:
+        problem = "the Cyrus tests need root (they install and start cyrus-imapd)"
         if os.environ.get("CI") == "true":
             pytest.fail(problem)
-        pytest.skip(problem + ": run sudo ./dev test")
-
-
-class CyrusPair:
-    def __init__(self, directory: str, port: int, extra_env=None) -> None:
-        self.dir = directory
-        self.port = port
-        self.env = dict(os.environ, **(extra_env or {}))
-        self.run("start")
-        import json
-        self.vars = json.loads(self.run("env", "--json").stdout)
-        self.replica_port = int(self.vars["CYRUS_REPLICA_CSYNC_PORT"])
-        self.master_port = int(self.vars["CYRUS_MASTER_CSYNC_PORT"])
-        self.replica_socket = self.vars["CYRUS_REPLICA_CSYNC_SOCKET"]
-        self.master_socket = self.vars["CYRUS_MASTER_CSYNC_SOCKET"]
-        self.replica_conf = self.vars["CYRUS_REPLICA_CONF"]
-        self.master_conf = self.vars["CYRUS_MASTER_CONF"]
-        self.replica_imap = int(self.vars["CYRUS_REPLICA_IMAP_PORT"])
-        self.master_imap = int(self.vars["CYRUS_MASTER_IMAP_PORT"])
-
-    def run(self, *args, check=True):
-        return subprocess.run([PAIR_SCRIPT, "-d", self.dir, "-p", str(self.port), *args],
-                              check=check, capture_output=True, text=True, timeout=300,
-                              env=self.env)
-
-    def seed(self, user, count, side="master"):
-        self.run("seed", user, str(count), side)
-
-    def sync(self, *users):
-        return self.run("sync", *users, check=False)
-
-    def destroy(self):
-        self.run("destroy", check=False)
-
-
-def free_port_base() -> int:
-    """A base port whose pair ports (BASE, BASE+1, BASE+10, BASE+11) are all free now, so
-    two test runs on one machine do not collide."""
-    import random
-    import socket
-    for _ in range(200):
-        base = random.randrange(20000, 60000, 20)
-        try:
-            for offset in (0, 1, 10, 11):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range for the Cyrus pair")
+        pytest.skip(problem + ": run ./dev test as root or with sudo")
 
 
 @pytest.fixture(scope="session")
 def cyrus():
     require_cyrus()
-    pair = CyrusPair(f"/tmp/syncsh-cp-{os.getpid()}", free_port_base())
+    from servers.cyrus import CyrusPair
+    pair = CyrusPair(f"/tmp/syncsh-cp-{os.getpid()}")
     yield pair
     pair.destroy()
 

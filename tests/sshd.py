@@ -1,4 +1,5 @@
-"""A real OpenSSH sshd on a free loopback port, with its own host key and authorised key."""
+"""A real OpenSSH sshd on a free loopback port, with its own host key and authorised key
+(installed from Debian when missing, as the Cyrus pair of servers/cyrus.py is)."""
 
 import os
 import shutil
@@ -13,6 +14,9 @@ SSHD = "/usr/sbin/sshd"
 
 
 def require_sshd():
+    if os.geteuid() == 0 and (not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None):
+        from servers.host import install
+        install(["openssh-server", "openssh-client"])     # with no daemon started by apt
     if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("OpenSSH's sshd is missing in CI (apt-get install openssh-server)")

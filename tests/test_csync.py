@@ -1,4 +1,4 @@
-"""The modern dialect against a real Cyrus 3.6 pair (../shared/cyrus/cyrus-pair)."""
+"""The modern dialect against a real Cyrus 3.6 pair (tests/servers/cyrus.py)."""
 
 import hashlib
 import itertools
@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from conftest import CyrusPair, free_port_base, require_cyrus, syncsh
+from conftest import require_cyrus, syncsh
+from servers.cyrus import CyrusPair
 
 _names = itertools.count(1)
 
@@ -99,8 +100,7 @@ def test_sasl_mechanisms(cyrus, mech):
 
 def test_scram_sha_256(tmp_path):
     require_cyrus()
-    pair = CyrusPair(f"/tmp/syncsh-scram-{os.getpid()}", free_port_base(),
-                     {"CYRUS_PAIR_SASL_MECHS": "SCRAM-SHA-256 PLAIN"})
+    pair = CyrusPair(f"/tmp/syncsh-scram-{os.getpid()}", sasl_mechs="SCRAM-SHA-256 PLAIN")
     try:
         target = f"csync://admin@127.0.0.1:{pair.replica_port}"
         proc = syncsh(target, "-c", "NOOP", env=password_env())
@@ -276,8 +276,8 @@ def test_starttls_verified_refused_and_insecure(tmp_path, sshd):
            capture_output=True)
     for name in ("key.pem", "cert.pem"):
         os.chmod(f"{cert_dir}/{name}", 0o644)
-    pair = CyrusPair(f"/tmp/syncsh-tlsp-{os.getpid()}", free_port_base(), {"CYRUS_PAIR_EXTRA_CONF":
-                     f"tls_server_cert: {cert_dir}/cert.pem\ntls_server_key: {cert_dir}/key.pem"})
+    pair = CyrusPair(f"/tmp/syncsh-tlsp-{os.getpid()}", extra_conf=(
+        f"tls_server_cert: {cert_dir}/cert.pem\ntls_server_key: {cert_dir}/key.pem"))
     try:
         target = f"csync://admin@127.0.0.1:{pair.replica_port}"
         proc = syncsh(target, "-c", "NOOP", env=password_env())

@@ -13,7 +13,7 @@ from syncsh.model import Mailbox, Message
 
 from conftest import ROOT
 
-CAPTURES = os.path.join(ROOT, "..", "shared", "reference", "cyrus-3.6-wire-captures.md")
+CAPTURES = os.path.join(ROOT, "tests", "fixtures", "cyrus-3.6-wire-captures.md")
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 scalars = st.one_of(st.none(), text, st.integers(0, 2**63), st.binary(max_size=40),

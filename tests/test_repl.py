@@ -58,7 +58,9 @@ def test_in_a_real_terminal(tmp_path):
     require("tmux", "tmux")
     status = tmp_path / "status"
     env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
-    term = Tmux(f"{sys.executable} -m syncsh --no-pager; echo $? > {status}; sleep 60", env)
+    # written whole under another name, then renamed: the test never reads it half-written
+    term = Tmux(f"{sys.executable} -m syncsh --no-pager; echo $? > {status}.part; "
+                f"mv {status}.part {status}; sleep 60", env)
     try:
         term.wait_for("(seed dialect)")                # the demo opens behind the prompt
         deadline = time.monotonic() + 10                # ... and the prompt is drawn again
