@@ -58,11 +58,91 @@ def test_stop_on_fail_and_update_keep_annotations(tmp_path):
     proc = syncsh("replay", "--stop-on-fail", str(path))
     assert proc.returncode == 1 and proc.stdout.decode().count("failed  line") == 1
     proc = syncsh("replay", "--update", str(path))
-    assert proc.returncode == 0
+    assert proc.returncode == 1                      # steps failed, rewritten or not
     assert path.read_text() == ("# a note\n%setup demo\nC: $ ssh cyrus-2 sync_server\n"
                                 "S: * Sync Server v0.0 [EXPERIMENTAL]\nC: quota user.dpc22\n"
                                 "# between\nS: OK 100000\nC: quota user.nobody\nS: OK 0\n")
     assert syncsh("replay", str(path)).returncode == 0
+
+
+def test_update_changes_only_the_wrong_line(tmp_path):
+    path = tmp_path / "t.txt"
+    text = ("C: $ ssh cyrus-2 x\nS: * Sync Server ...\nC: user_some dpc22 user.dpc22\n"
+            "S: ** {{uid}} user.dpc22 ...\nS: ...\nS: * 4140 {{guid}} ()\n"
+            "S: OK User_Some finished\nC: select user.dpc22\nS: OK {{uid}} 4150 ...\n"
+            "C: quota user.dpc22\nS: OK 10000\\\nS: 0\n")
+    path.write_text(text)
+    proc = syncsh("replay", "--update", str(path))
+    assert proc.returncode == 1, proc.stdout
+    after = path.read_text().split("\n")
+    before = text.split("\n")
+    changed = [(b, a) for b, a in zip(before, after) if b != a]
+    # the select's reply and the quota's wrapped one change; every matcher stays as written
+    assert changed[0] == ("S: OK {{uid}} 4150 ...", "S: OK 6b98205c796c6c61 4151 1062945305")
+    assert after[:8] == before[:8]
+    assert after[-2:] == ["S: OK 100000", ""] and len(after) == len(before) - 1
+    assert syncsh("replay", str(path)).returncode == 0
+
+
+def test_update_keeps_a_wrapped_line_that_still_matches(tmp_path):
+    path = tmp_path / "t.txt"
+    text = ("C: $ ssh cyrus-2 x\nS: * Sync Server v0.0 \\\nS: [EXPERIMENTAL]\n"
+            "C: quota user.dpc22\nS: * wrong\nS: OK 100000\n")
+    path.write_text(text)
+    assert syncsh("replay", "--update", str(path)).returncode == 1
+    assert path.read_text() == text.replace("S: * wrong\n", "")
+
+
+def test_cram_matchers(tmp_path):
+    path = tmp_path / "t.txt"
+    good = ("C: $ ssh cyrus-2 x\nS: \\* Sync Server v[0-9.]+ \\[EXPERIMENTAL\\] (re)\n"
+            "C: quota user.dpc22\nS: OK 1*0 (glob)\n"
+            "C: quota user.dpc22\nS: OK 10000? (glob)\n"
+            "C: quota user.dpc22\nS: OK \\x31\\x30\\x30000 (esc)\n")
+    path.write_text(good)
+    proc = syncsh("replay", str(path))
+    assert proc.returncode == 0, proc.stdout
+    assert syncsh("replay", "--lint", str(path)).returncode == 0
+    for bad in ("S: OK [a-z]+ (re)", "S: OK 2* (glob)", "S: OK 10000\\t0 (esc)",
+                "S: OK 100000? (glob)"):
+        path.write_text(good.replace("S: OK 1*0 (glob)", bad))
+        proc = syncsh("replay", str(path))
+        assert proc.returncode == 1, bad
+        assert f"-{bad[3:]}" in proc.stdout.decode()
+
+
+def test_esc_shows_control_bytes_and_update_writes_them_so(tmp_path):
+    from syncsh.transcript.match import Expected, escape, line_match
+    actual = "* 1 \x1b]0;title\x07 \x00 a\tb \udcff"
+    written = escape(actual)
+    assert written == "* 1 \\x1b]0;title\\x07 \\x00 a\\tb \\xff"
+    assert line_match(Expected(written + " (esc)"), actual, {}) == {}
+    assert line_match(Expected(written + " (esc)"), actual.replace("\t", " "), {}) is None
+    from syncsh.transcript.update import spelled
+    assert spelled(actual) == f"S: {written} (esc)"
+    assert spelled("OK fine") == "S: OK fine"
+    assert spelled("OK x (re)") == "S: OK x (re) (esc)"     # literal text, not a matcher
+
+
+def test_exact_makes_whitespace_significant(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("C: $ ssh cyrus-2 x\nS: * Sync Server ...\n"
+                    "C: quota user.dpc22\nS: OK   100000\n%exact\n"
+                    "C: quota user.dpc22\nS: OK 100000\n")
+    assert syncsh("replay", str(path)).returncode == 0     # tolerant before %exact
+    path.write_text(path.read_text() + "C: quota user.dpc22\nS: OK  100000\n")
+    proc = syncsh("replay", str(path))
+    assert proc.returncode == 1
+    assert "-OK  100000" in proc.stdout.decode() and "+OK 100000" in proc.stdout.decode()
+
+
+def test_lint_names_a_regular_expression_that_does_not_compile(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("C: $ ssh cyrus-2 x\nS: * Sync Server ...\n"
+                    "C: quota user.dpc22\nS: OK (unclosed (re)\n")
+    proc = syncsh("replay", "--lint", str(path))
+    assert proc.returncode == 1
+    assert proc.stdout.decode().startswith(f"{path}:4: a (re) line that does not compile:")
 
 
 def test_matchers_elision_and_captures(tmp_path):

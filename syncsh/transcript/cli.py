@@ -25,7 +25,11 @@ def run_replay(argv: list[str]) -> int:
                    help="where `$ ssh … NAME` goes (demo names get a private pair otherwise)")
     p.add_argument("--format", choices=("text", "junit"), default="text")
     p.add_argument("--update", action="store_true",
-                   help="rewrite each transcript with what actually came back")
+                   help="rewrite the failing steps with what came back (written lines a "
+                        "matcher still accepts are kept)")
+    p.add_argument("-i", "--interactive", action="store_true",
+                   help="with --update: show each failing step's diff and ask before "
+                        "rewriting it")
     p.add_argument("--stop-on-fail", action="store_true")
     p.add_argument("--allow-writes", action="store_true",
                    help="let writes through to non-demo targets")
@@ -45,7 +49,7 @@ def run_replay(argv: list[str]) -> int:
         result = replayer.run_file(path)
         results.append(result)
         if args.update and result.transcript is not None and not result.error:
-            _update(path, result)
+            _update(path, result, interactive=args.interactive)
         if args.stop_on_fail and result.status != "passed":
             break
     if args.format == "junit":
@@ -53,19 +57,35 @@ def run_replay(argv: list[str]) -> int:
     else:
         for line in text_report(results, verbose=args.verbose):
             print(line)
-    return 0 if args.update and exit_status(results) == 1 else exit_status(results)
+    return exit_status(results)       # --update too: a step failed, whatever was rewritten
 
 
-def _update(path: str, result) -> None:
+def _ask_to_accept(step) -> bool:
+    """cram's -i: the step's diff, then a question on the terminal."""
+    for line in step.diff:
+        print(line)
+    try:
+        answer = input(f"accept the new reply of line {step.step.command.number}? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _update(path: str, result, *, interactive: bool = False) -> None:
     from syncsh.transcript.parse import is_document
+    from syncsh.transcript.replay import FAILED
     from syncsh.transcript.update import updated_text
+    if not any(step.status == FAILED for step in result.steps):
+        return
     with open(path, encoding="utf-8", errors="surrogateescape") as handle:
         original = handle.read()
     if is_document(original):
         print(f"{path}: a document is not rewritten by --update", file=sys.stderr)
         return
-    with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
-        handle.write(updated_text(result, original))
+    text = updated_text(result, original, _ask_to_accept if interactive else lambda step: True)
+    if text != original:
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            handle.write(text)
 
 
 def run_lint(paths: list[str]) -> int:

@@ -4,7 +4,7 @@ that cannot follow its command, unbalanced quotes or parentheses."""
 from __future__ import annotations
 
 from syncsh.protocol import commands
-from syncsh.transcript.match import ELLIPSIS, normalise
+from syncsh.transcript.match import ELLIPSIS, matcher_of, normalise
 from syncsh.transcript.parse import Line, Step, Transcript, wire_complete
 
 _REPLY_STARTS = ("*", "+", "OK", "NO", "BAD")
@@ -36,7 +36,8 @@ def logical(lines: list[Line]) -> list[Line]:
                     out.append(pending)
                     pending = None
                 continue
-        if not wire_complete(line.text) and not normalise(line.text).endswith(ELLIPSIS):
+        if not wire_complete(line.text) and not normalise(line.text).endswith(ELLIPSIS) \
+                and matcher_of(line.text)[1] is None:
             pending = line
         else:
             out.append(line)
@@ -72,7 +73,12 @@ def _server_lines(step: Step, *, after_banner: bool) -> list[tuple[int, str]]:
     problems = []
     for i, line in enumerate(map(_head, logical(step.expected))):
         text = normalise(line.text)
-        if after_banner and i == 0:
+        body, matcher = matcher_of(line.text)
+        if matcher == "re":
+            problem = _regex_problem(body)
+            if problem:
+                problems.append((line.number, f"a (re) line that does not compile: {problem}"))
+        if matcher or after_banner and i == 0:   # a pattern is not a line to read as one
             continue
         if text == ELLIPSIS or text.startswith("..."):
             continue
@@ -96,7 +102,7 @@ def _reply_shape(step: Step, command_line: str) -> list[tuple[int, str]]:
     for line in map(_head, logical(step.expected)):
         text = normalise(line.text)
         word = _first_word(text)
-        if text == ELLIPSIS:
+        if text == ELLIPSIS or matcher_of(line.text)[1]:
             continue
         if final_seen is not None:
             problems.append((line.number, f"a reply line after the final {final_seen}"))
@@ -108,7 +114,17 @@ def _reply_shape(step: Step, command_line: str) -> list[tuple[int, str]]:
                 spec.replies, ("*",) if spec.replies else ())
             if word not in allowed:
                 problems.append((line.number, f"{spec.name} does not answer with {word} lines"))
-    if step.expected and final_seen is None and normalise(step.expected[-1].text) != ELLIPSIS \
-            and not normalise(step.expected[-1].text).endswith(ELLIPSIS):
+    last = step.expected[-1].text if step.expected else ""
+    if step.expected and final_seen is None and not normalise(last).endswith(ELLIPSIS) \
+            and matcher_of(last)[1] is None:
         problems.append((step.expected[-1].number, "the reply has no final OK, NO or BAD"))
     return problems
+
+
+def _regex_problem(pattern: str) -> str:
+    import re
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return str(exc)
+    return ""

@@ -9,6 +9,7 @@
     %setup demo                       a fresh demo pair (the default)
     %setup replay FILE                first replay FILE on the same pair
     %setup move-message NAME UID MAILBOX   on NAME's store, move a message into a new folder
+    %exact [off]                      whitespace in S: lines is significant from here on
 
 Any other line (prose in a document) is kept as an annotation.  Documents in
 reStructuredText are read by taking their ``::`` literal blocks.
@@ -33,6 +34,7 @@ class Line:
     kind: str            # "C", "S", "#", "%", "text", "blank"
     text: str            # after the "C: " / "S: " prefix
     raw: str             # the whole line as written
+    exact: bool = False  # whitespace significant (after %exact)
 
 
 @dataclass
@@ -137,9 +139,13 @@ def parse(path: str, text: str | None = None) -> Transcript:
     transcript = Transcript(path, lines, [])
     step: Step | None = None
     pending: Line | None = None      # an S: line continued with a backslash
+    exact = False
     for line in lines:
         if line.kind == "%":
-            _directive(transcript, line)
+            if line.text.split()[:1] == ["exact"]:
+                exact = _exact_directive(transcript, line)
+            else:
+                _directive(transcript, line)
             continue
         if line.kind == "C":
             if pending is not None:
@@ -159,13 +165,14 @@ def parse(path: str, text: str | None = None) -> Transcript:
         if step is None:
             raise TranscriptError(f"{path}:{line.number}: an S: line before any C: line")
         step.source.append(line.number)
+        line.exact = exact
         text_now = line.text
         if pending is not None:
             text_now = pending.text + " " + text_now.lstrip()
-            line = Line(pending.number, "S", text_now, pending.raw)
+            line = Line(pending.number, "S", text_now, pending.raw, exact)
             pending = None
         if text_now.endswith("\\") and not text_now.endswith("\\\\"):
-            pending = Line(line.number, "S", text_now[:-1].rstrip(), line.raw)
+            pending = Line(line.number, "S", text_now[:-1].rstrip(), line.raw, exact)
             continue
         step.expected.append(line)
     if pending is not None:
@@ -182,6 +189,13 @@ def wire_complete(text: str) -> bool:
     framer = Framer()
     framer.feed(text.encode("utf-8", "surrogateescape") + b"\r\n")
     return framer.next_item() is not None and framer.pending == 0
+
+
+def _exact_directive(transcript: Transcript, line: Line) -> bool:
+    words = line.text.split()
+    if words[1:] not in ([], ["off"]):
+        raise TranscriptError(f"{transcript.path}:{line.number}: %exact [off]")
+    return words[1:] == []
 
 
 def _directive(transcript: Transcript, line: Line) -> None:

@@ -27,6 +27,7 @@ class StepResult:
     actual: list[str] = field(default_factory=list)
     diff: list[str] = field(default_factory=list)
     message: str = ""
+    captures: dict[str, str] = field(default_factory=dict)    # those known before the step
 
 
 @dataclass
@@ -189,14 +190,15 @@ class _Run:
         return self.check(step, actual)
 
     def check(self, step: Step, actual: list[str]) -> StepResult:
-        expected = [line.text for line in step.expected]
+        expected = [match.Expected(line.text, line.exact) for line in step.expected]
         captures = match.match_lines(expected, actual, self.captures)
         if captures is not None:
             self.captures = captures
             return StepResult(step, PASSED, actual)
-        lines = match.diff([(line.number, line.text) for line in step.expected], actual,
-                           self.captures)
-        return StepResult(step, FAILED, actual, match.format_diff(self.t.path, lines))
+        lines = match.diff([(line.number, e) for line, e in zip(step.expected, expected)],
+                           actual, self.captures)
+        return StepResult(step, FAILED, actual, match.format_diff(self.t.path, lines),
+                          captures=dict(self.captures))
 
     def connect(self, host: str) -> list[str]:
         from syncsh.connect import open_session
