@@ -177,3 +177,66 @@ def move_to_new_folder(master_dir: str, uid: int = 4131, folder: str = "user.dpc
             store.subscribe(USER, folder)
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------------- snapshots
+# A recording made on a demo pair that is no longer as created carries a copy of it, so that
+# replay starts from the same state (%setup snapshot DIR).
+
+STORE_FILE = "store.sqlite3"
+
+
+def _dump(store_dir: str) -> list[str]:
+    import sqlite3
+    db = sqlite3.connect(f"file:{os.path.join(store_dir, STORE_FILE)}?mode=ro", uri=True)
+    try:
+        return list(db.iterdump())
+    finally:
+        db.close()
+
+
+def is_pristine(directory: str) -> bool:
+    """Whether the pair below ``directory`` holds exactly what ``init`` makes (the stores
+    are built deterministically, so their SQL dumps compare)."""
+    import shutil
+    import tempfile
+    fresh = tempfile.mkdtemp(prefix="syncsh-pristine-")
+    try:
+        init(fresh)
+        return all(_dump(os.path.join(directory, name)) == _dump(os.path.join(fresh, name))
+                   for name in NAMES)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+
+
+def snapshot(directory: str, dest: str) -> None:
+    """Copy both stores of the pair (consistently, through SQLite's backup) below ``dest``."""
+    import sqlite3
+    for name in NAMES:
+        os.makedirs(os.path.join(dest, name), mode=0o700, exist_ok=True)
+        target = os.path.join(dest, name, STORE_FILE)
+        if os.path.exists(target):
+            os.unlink(target)
+        source = sqlite3.connect(f"file:{os.path.join(directory, name, STORE_FILE)}?mode=ro",
+                                 uri=True)
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            source.close()
+            copy.close()
+        os.chmod(target, 0o600)
+
+
+def restore(snapshot_dir: str, directory: str) -> None:
+    """Make the pair below ``directory`` what ``snapshot`` saved."""
+    import shutil
+    for name in NAMES:
+        source = os.path.join(snapshot_dir, name, STORE_FILE)
+        if not os.path.isfile(source):
+            from syncsh.errors import SyncshError
+            raise SyncshError(f"{snapshot_dir}: no {name}/{STORE_FILE} in this snapshot")
+        if os.path.exists(os.path.join(directory, name)):
+            shutil.rmtree(os.path.join(directory, name))
+        os.makedirs(os.path.join(directory, name))
+        shutil.copyfile(source, os.path.join(directory, name, STORE_FILE))

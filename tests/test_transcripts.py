@@ -265,3 +265,42 @@ def test_secrets_are_never_recorded(tmp_path, capsys):
     run_repl_keys(f"\\record {path}\nauthenticate PLAIN AGFkbWluAHNlY3JldA==\n\x04", "demo:cyrus-2")
     text = path.read_text()
     assert "AGFkbWluAHNlY3JldA==" not in text and "not recorded" in text
+
+
+def test_a_recording_after_replicate_replays_from_its_snapshot(tmp_path, capsys):
+    from syncsh import demo
+    master = os.path.join(demo.ensure_pair(), "cyrus-1")
+    assert syncsh("replicate", "--master", master, "-s", "demo:cyrus-2", "-u",
+                  "dpc22").returncode == 0           # the replica is no longer as created
+    path = tmp_path / "rec.txt"
+    status = run_repl_keys("user_some dpc22 user.dpc22\nselect user.dpc22\n\x04",
+                           "record", str(path), "demo:cyrus-2")
+    assert status == 0
+    text = path.read_text()
+    assert "%setup snapshot rec.txt.snapshot" in text
+    assert "OK 6b98205c796c6c61 4156" in text       # the replicated uidlast
+    proc = syncsh("replay", str(path))
+    assert proc.returncode == 0, proc.stdout.decode()
+    # a pair as created needs no snapshot
+    demo.init(demo.pair_dir())
+    status = run_repl_keys("quota user.dpc22\n\x04", "record", str(tmp_path / "b.txt"),
+                           "demo:cyrus-2")
+    assert "%setup" not in (tmp_path / "b.txt").read_text()
+
+
+def test_a_recording_of_real_cyrus_replays_with_the_password_from_the_environment(
+        cyrus, tmp_path, capsys, monkeypatch):
+    cyrus.seed("recorded", 3)
+    assert cyrus.sync("recorded").returncode == 0
+    target = f"csync://admin@127.0.0.1:{cyrus.replica_port}"
+    monkeypatch.setenv("SYNCSH_PASSWORD", "secret")
+    path = tmp_path / "rec.txt"
+    status = run_repl_keys("GET USER recorded\n\x04", "record", str(path), target)
+    assert status == 0
+    text = path.read_text()
+    assert "secret" not in text and "AUTHENTICATE" not in text
+    connect = text.split("C: $ ssh")[1].split("C: GET")[0]
+    shown = [line for line in connect.splitlines() if line.startswith("S:")]
+    assert len(shown) == 1 and "Cyrus sync server" in shown[0]      # the banner line only
+    proc = syncsh("replay", "--host", f"replica={target}", str(path))
+    assert proc.returncode == 0, proc.stdout.decode()

@@ -9,6 +9,7 @@
     %setup demo                       a fresh demo pair (the default)
     %setup replay FILE                first replay FILE on the same pair
     %setup move-message NAME UID MAILBOX   on NAME's store, move a message into a new folder
+    %setup snapshot DIR               the demo pair as saved in DIR (a recording's)
     %exact [off]                      whitespace in S: lines is significant from here on
 
 Any other line (prose in a document) is kept as an annotation.  Documents in
@@ -215,10 +216,10 @@ def _directive(transcript: Transcript, line: Line) -> None:
             raise TranscriptError(f"{where}: %master NAME")
         transcript.master = args[0]
     elif name == "setup":
-        if not args or args[0] not in ("demo", "replay", "move-message"):
-            raise TranscriptError(f"{where}: %setup demo | replay FILE | "
+        if not args or args[0] not in ("demo", "replay", "move-message", "snapshot"):
+            raise TranscriptError(f"{where}: %setup demo | replay FILE | snapshot DIR | "
                                   "move-message NAME UID MAILBOX")
-        if args[0] == "replay" and len(args) != 2 or \
+        if args[0] in ("replay", "snapshot") and len(args) != 2 or \
                 args[0] == "move-message" and (len(args) != 4 or not args[2].isascii()
                                                 or not args[2].isdigit()):
             raise TranscriptError(f"{where}: %setup {args[0]}: wrong arguments")

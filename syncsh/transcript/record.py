@@ -15,19 +15,45 @@ def host_name(target) -> str:
     return "replica"
 
 
+def snapshot_setup(path: str, target) -> list[str]:
+    """A demo pair that is not as created goes with the recording (a copy of its stores
+    beside it), so that replay starts from the state the session started from."""
+    import os
+    from syncsh import demo
+    if not target.is_demo or target.store is None:
+        return []
+    pair = os.path.dirname(target.store)
+    if demo.is_pristine(pair):
+        return []
+    name = os.path.basename(path) + ".snapshot"
+    demo.snapshot(pair, os.path.join(os.path.dirname(os.path.abspath(path)), name))
+    return [f"%setup snapshot {name}"]
+
+
+def connect_lines(target, banner) -> list[str]:
+    """How the connection is written: the modern dialect's negotiation (capabilities,
+    STARTTLS, COMPRESS, authentication) is left out, replay checks its banner line; a
+    target that needs a login says where the password comes from at replay time."""
+    lines = []
+    if target.needs_login:
+        lines.append("# the password: SYNCSH_PASSWORD or --password-file when replayed; "
+                     "never written here")
+    if banner.dialect != "csync":
+        lines += [f"S: * {capability}" for capability in banner.capabilities]
+    return lines + [f"S: {banner.text}"]
+
+
 class Recorder:
     def __init__(self, path: str, target, banner) -> None:
         self.path = path
+        setup = snapshot_setup(path, target)
         self.handle = open(path, "w", encoding="utf-8", errors="surrogateescape", newline="\n")
         host = host_name(target)
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         self._write(f"# recorded by syncsh {__version__} on {stamp}",
-                    f"%host {host} = {target.text}",
+                    f"%host {host} = {target.text}", *setup,
                     "",
-                    f"C: $ ssh {host} sync_server")
-        for capability in banner.capabilities:
-            self._write(f"S: * {capability}")
-        self._write(f"S: {banner.text}")
+                    f"C: $ ssh {host} sync_server", *connect_lines(target, banner))
 
     def _write(self, *lines: str) -> None:
         for line in lines:

@@ -162,6 +162,9 @@ class _Run:
                                                f"failed at line {step.command.number}")
                 finally:
                     inner.close()
+            elif args[0] == "snapshot":
+                from syncsh import demo
+                demo.restore(os.path.join(directory, args[1]), self.private_pair())
             elif args[0] == "move-message":
                 from syncsh import demo
                 _, host, uid, folder = args
@@ -176,7 +179,7 @@ class _Run:
                 if not argv:
                     raise Unreplayable("an empty shell line")
                 if argv[0] == "ssh":
-                    actual = self.connect(ssh_host(argv))
+                    actual = self.connect(ssh_host(argv), len(step.expected))
                 elif argv[0] in ("replicate", "syncsh") and "replicate" in argv[:2]:
                     actual = self.replicate(argv[argv.index("replicate") + 1:])
                 else:
@@ -200,13 +203,18 @@ class _Run:
         return StepResult(step, FAILED, actual, match.format_diff(self.t.path, lines),
                           captures=dict(self.captures))
 
-    def connect(self, host: str) -> list[str]:
+    def connect(self, host: str, written: int) -> list[str]:
+        """What the connection showed. Of the modern dialect's negotiation (capabilities,
+        STARTTLS, COMPRESS, the login's NOOP) only the banner line is checked, unless the
+        transcript writes more than that one line."""
         from syncsh.connect import open_session
         target = self.target_for(host)
         lines: list[str] = []
         session = open_session(target, timeout=self.r.timeout,
                                on_wire=lambda d, raw: d == "S" and lines.extend(_lines(raw)))
         self.session, self.target = session, target
+        if session.dialect == "csync" and written <= 1:
+            return [session.banner.text]
         return lines
 
     def protocol(self, wire: str) -> list[str]:
