@@ -36,7 +36,7 @@ def connect_lines(target, banner) -> list[str]:
     target that needs a login says where the password comes from at replay time."""
     lines = []
     if target.needs_login:
-        lines.append("# the password: SYNCSH_PASSWORD or --password-file when replayed; "
+        lines.append("# the password: from SYNCSH_PASSWORD (or asked for) when replayed; "
                      "never written here")
     if banner.dialect != "csync":
         lines += [f"S: * {capability}" for capability in banner.capabilities]
