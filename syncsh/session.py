@@ -79,6 +79,7 @@ class Session:
         self.selected: str | None = None
         self.last_rtt: float | None = None
         self.in_flight_line: str | bytes | None = None    # the command whose reply is due
+        self._sent_at = 0.0
         self.learnt = Learnt() if learn else None    # completion only: scripts skip it
         self.closed = False
 
@@ -158,6 +159,12 @@ class Session:
         """Send one command; yield its reply events, the last being Done.  With
         ``batches``, the messages of a big listing may come as MessageBatch runs (renderers
         and diff read those by column); without, always one Message at a time."""
+        self.send(line, batches=batches)
+        yield from self.replies()
+
+    def send(self, line: str | bytes, *, batches: bool = False) -> None:
+        """Send one command without reading its reply (replies() does): a transcript's
+        second session checks a reply that waits on a lock only when it is written."""
         if self.closed:
             raise ConnectionLost("the connection is closed")
         if self.conn.in_flight is not None:
@@ -167,19 +174,23 @@ class Session:
         self.conn.batch = batches
         if self.on_wire is not None:
             self.on_wire("C", data)
-        started = time.monotonic()
+        self._sent_at = time.monotonic()
         try:
             self.transport.send(data)
         except ConnectionLost:
             self.closed = True
             raise
         self.last_rtt = None
+
+    def replies(self):
+        """The reply events of the command sent last, the last being Done."""
+        line = self.in_flight_line
         while True:
             event = self._next_event()
             if self.last_rtt is None:
                 # the round trip: until the reply's first line, not the time spent by
                 # whoever reads the events (a big listing, a table being drawn)
-                self.last_rtt = time.monotonic() - started
+                self.last_rtt = time.monotonic() - self._sent_at
             if self.learnt is not None:
                 self.learnt.note(event)
             if isinstance(event, Done):

@@ -304,3 +304,35 @@ def test_a_recording_of_real_cyrus_replays_with_the_password_from_the_environmen
     assert len(shown) == 1 and "Cyrus sync server" in shown[0]      # the banner line only
     proc = syncsh("replay", "--host", f"replica={target}", str(path))
     assert proc.returncode == 0, proc.stdout.decode()
+
+
+LOCKS = os.path.join(ROOT, "transcripts", "08-locks-across-sessions.txt")
+
+
+def test_a_lock_holds_the_second_session_until_enduser(tmp_path):
+    proc = syncsh("replay", LOCKS)
+    assert proc.returncode == 0, proc.stdout.decode()
+    lines = open(LOCKS).read().split("\n")
+    first_enduser = lines.index("C: enduser")
+    del lines[first_enduser:first_enduser + 2]          # A never lets go
+    path = tmp_path / "no-enduser.txt"
+    path.write_text("\n".join(lines))
+    proc = syncsh("replay", str(path))
+    assert proc.returncode == 1
+    out = proc.stdout.decode()
+    b_line = lines.index("C[B]: user dpc22", first_enduser) + 1
+    assert out.split("failed  line ")[1].startswith(f"{b_line}: user dpc22"), out
+    assert "+NO Failed to lock dpc22" in out
+
+
+def test_session_labels_are_checked(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("C: $ ssh cyrus-2 x\nS: * Sync Server ...\nS[B]: OK x\n")
+    proc = syncsh("replay", str(path))
+    assert proc.returncode == 2 and b"an S: line before any C: line of session B" in proc.stdout
+    path.write_text("C: $ ssh cyrus-2 x\nS: * Sync Server ...\nC[B]: quota user.dpc22\n")
+    proc = syncsh("replay", str(path))
+    assert proc.returncode == 2 and b"before any `$ ssh` connection of session B" in proc.stdout
+    path.write_text("%setup lock-timeout soon\nC: $ ssh cyrus-2 x\n")
+    proc = syncsh("replay", str(path))
+    assert proc.returncode == 2 and b"%setup lock-timeout SECONDS" in proc.stdout

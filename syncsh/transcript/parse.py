@@ -3,6 +3,7 @@
     # annotation                      kept, never checked
     C: command                        what the client sent (C: $ … is a shell line)
     S: reply line                     what appeared on the terminal
+    C[B]: / S[B]:                     the same for a second session named B
     S: start of a long line \\         a trailing backslash continues on the next S: line
     %host NAME = TARGET               where `$ ssh … NAME …` goes
     %master NAME                      whose store `$ replicate` reads (default cyrus-1)
@@ -36,6 +37,7 @@ class Line:
     text: str            # after the "C: " / "S: " prefix
     raw: str             # the whole line as written
     exact: bool = False  # whitespace significant (after %exact)
+    session: str = ""    # C[B]: / S[B]: lines belong to session B; unlabelled to the first
 
 
 @dataclass
@@ -43,6 +45,16 @@ class Step:
     command: Line
     expected: list[Line] = field(default_factory=list)     # continuations joined
     source: list[int] = field(default_factory=list)        # file lines of its S: lines
+
+    @property
+    def session(self) -> str:
+        return self.command.session
+
+    @property
+    def check_at(self) -> int | None:
+        """The file line at which its reply is checked: its first S: line (a reply that
+        waits on another session's action is written after that action)."""
+        return self.source[0] if self.source else None
 
     @property
     def is_shell(self) -> bool:
@@ -65,18 +77,24 @@ class Transcript:
     hosts: dict[str, str] = field(default_factory=dict)
     master: str = "cyrus-1"
     setup: list[tuple[int, list[str]]] = field(default_factory=list)
+    lock_timeout: float | None = None    # %setup lock-timeout: the demo servers' lock wait
+
+    @property
+    def sessions(self) -> set[str]:
+        return {step.session for step in self.steps}
 
 
 # The prefix stands in the first column: the document's legend ("  C: Command issued by
 # client"), indented further, is prose.
-_PREFIX = re.compile(r"^([CS]):(?: ?)(.*)$")
+_PREFIX = re.compile(r"^([CS])(?:\[([A-Za-z0-9_.-]{1,32})\])?:(?: ?)(.*)$")
 
 
 def classify(number: int, raw: str) -> Line:
     stripped = raw.strip()
     match = _PREFIX.match(raw)
     if match:
-        return Line(number, match.group(1), match.group(2).rstrip("\r"), raw)
+        return Line(number, match.group(1), match.group(3).rstrip("\r"), raw,
+                    session=match.group(2) or "")
     if not stripped:
         return Line(number, "blank", "", raw)
     if stripped.startswith("#"):
@@ -138,7 +156,7 @@ def parse(path: str, text: str | None = None) -> Transcript:
             raise TranscriptError(f"{path}: {exc.strerror}") from None
     lines = read_lines(path, text)
     transcript = Transcript(path, lines, [])
-    step: Step | None = None
+    latest: dict[str, Step] = {}     # each session's last step: its S: lines go there
     pending: Line | None = None      # an S: line continued with a backslash
     exact = False
     for line in lines:
@@ -152,28 +170,36 @@ def parse(path: str, text: str | None = None) -> Transcript:
             if pending is not None:
                 raise TranscriptError(f"{path}:{pending.number}: a continued S: line "
                                       "has no continuation")
+            step = latest.get(line.session)
             if step is not None and not step.is_shell and not step.expected and \
                     not wire_complete(step.command.text):
                 # the command announced a literal: these C: lines are its bytes, CRLF apart
                 step.command = Line(step.command.number, "C",
-                                    step.command.text + "\r\n" + line.text, step.command.raw)
+                                    step.command.text + "\r\n" + line.text, step.command.raw,
+                                    session=line.session)
                 continue
-            step = Step(line)
-            transcript.steps.append(step)
+            latest[line.session] = Step(line)
+            transcript.steps.append(latest[line.session])
             continue
         if line.kind != "S":
             continue
+        step = latest.get(line.session)
         if step is None:
-            raise TranscriptError(f"{path}:{line.number}: an S: line before any C: line")
+            raise TranscriptError(f"{path}:{line.number}: an S: line before any C: line"
+                                  + (f" of session {line.session}" if line.session else ""))
         step.source.append(line.number)
         line.exact = exact
         text_now = line.text
         if pending is not None:
+            if pending.session != line.session:
+                raise TranscriptError(f"{path}:{pending.number}: a continued S: line is "
+                                      "continued by another session's line")
             text_now = pending.text + " " + text_now.lstrip()
-            line = Line(pending.number, "S", text_now, pending.raw, exact)
+            line = Line(pending.number, "S", text_now, pending.raw, exact, line.session)
             pending = None
         if text_now.endswith("\\") and not text_now.endswith("\\\\"):
-            pending = Line(line.number, "S", text_now[:-1].rstrip(), line.raw, exact)
+            pending = Line(line.number, "S", text_now[:-1].rstrip(), line.raw, exact,
+                           line.session)
             continue
         step.expected.append(line)
     if pending is not None:
@@ -216,9 +242,18 @@ def _directive(transcript: Transcript, line: Line) -> None:
             raise TranscriptError(f"{where}: %master NAME")
         transcript.master = args[0]
     elif name == "setup":
-        if not args or args[0] not in ("demo", "replay", "move-message", "snapshot"):
+        if not args or args[0] not in ("demo", "replay", "move-message", "snapshot",
+                                       "lock-timeout"):
             raise TranscriptError(f"{where}: %setup demo | replay FILE | snapshot DIR | "
-                                  "move-message NAME UID MAILBOX")
+                                  "lock-timeout SECONDS | move-message NAME UID MAILBOX")
+        if args[0] == "lock-timeout":
+            try:
+                transcript.lock_timeout = float(args[1]) if len(args) == 2 else -1.0
+            except ValueError:
+                transcript.lock_timeout = -1.0
+            if not 0 <= transcript.lock_timeout <= 3600:
+                raise TranscriptError(f"{where}: %setup lock-timeout SECONDS (0 to 3600)")
+            return
         if args[0] in ("replay", "snapshot") and len(args) != 2 or \
                 args[0] == "move-message" and (len(args) != 4 or not args[2].isascii()
                                                 or not args[2].isdigit()):

@@ -92,8 +92,7 @@ class Replayer:
         run = _Run(self, transcript)
         try:
             run.setup(os.path.dirname(path))
-            for step in transcript.steps:
-                outcome = run.step(step)
+            for outcome in run.outcomes():
                 result.steps.append(outcome)
                 if outcome.status == ERROR or (outcome.status == FAILED and self.stop_on_fail):
                     break
@@ -105,16 +104,40 @@ class Replayer:
 
 
 class _Run:
-    """One transcript's replay: its private demo pair, its connection, its captures."""
+    """One transcript's replay: its private demo pair, its connections (one a session name),
+    its captures."""
 
     def __init__(self, replayer: Replayer, transcript: Transcript, private_dir: str | None = None):
         self.r = replayer
         self.t = transcript
         self.private = private_dir
         self.owns_private = private_dir is None
-        self.session = None
-        self.target = None
+        self.connections: dict[str, tuple] = {}     # session name -> (Session, Target)
+        self.heard: dict[str, list[str]] = {}       # session name -> reply lines read
         self.captures: dict[str, str] = {}
+        # sessions that wait on each other's locks need servers that really run side by side
+        self.concurrent = len(transcript.sessions) > 1 or transcript.lock_timeout is not None
+
+    def outcomes(self):
+        """Each step's result, in the order replies are checked: a step is sent at its C:
+        line and checked at its first S: line, so a reply that waits on another session's
+        action is read after that action. A session's reply is always read before its next
+        command is sent."""
+        waiting: dict[str, Step] = {}
+        for step in self.t.steps:
+            for other in sorted(waiting.values(), key=lambda w: w.check_at):
+                if other.check_at < step.command.number or other.session == step.session:
+                    del waiting[other.session]
+                    yield self.finish(other)
+            outcome = self.start(step)
+            if outcome is not None:
+                yield outcome
+            elif step.check_at is None or step.check_at < step.command.number:
+                yield self.finish(step)
+            else:
+                waiting[step.session] = step
+        for other in sorted(waiting.values(), key=lambda w: w.check_at):
+            yield self.finish(other)
 
     # ------------------------------------------------------------------ targets
     def private_pair(self) -> str:
@@ -133,7 +156,10 @@ class _Run:
             raise Unreplayable(f"no target for host {host!r} (use --host {host}=TARGET)")
         if text.startswith("demo:"):
             target = parse_target(text, demo_dir=self.private_pair())
-            target.in_process = True       # a private pair: no interpreter start per step
+            # a private pair: no interpreter start per step, unless sessions wait on locks
+            target.in_process = not self.concurrent
+            if self.t.lock_timeout is not None:
+                target.argv = [*target.argv, "--lock-timeout", f"{self.t.lock_timeout:g}"]
             return target
         return parse_target(text)
 
@@ -155,11 +181,10 @@ class _Run:
                 inner.owns_private = False
                 try:
                     inner.setup(os.path.dirname(path))
-                    for step in inner_t.steps:
-                        outcome = inner.step(step)
+                    for outcome in inner.outcomes():
                         if outcome.status != PASSED:
                             raise Unreplayable(f"{self.t.path}:{number}: setup {args[1]} "
-                                               f"failed at line {step.command.number}")
+                                               f"failed at line {outcome.step.command.number}")
                 finally:
                     inner.close()
             elif args[0] == "snapshot":
@@ -171,23 +196,31 @@ class _Run:
                 demo.move_to_new_folder(self.store_of(host), int(uid), folder)
 
     # ------------------------------------------------------------------ steps
-    def step(self, step: Step) -> StepResult:
+    def start(self, step: Step) -> StepResult | None:
+        """Run a shell step, or send a protocol step's command: None when its reply is
+        still to be read (finish)."""
         try:
             if step.is_shell:
-                self.end_connection()
+                self.end_connection(step.session)
                 argv = step.shell
                 if not argv:
                     raise Unreplayable("an empty shell line")
                 if argv[0] == "ssh":
-                    actual = self.connect(ssh_host(argv), len(step.expected))
+                    actual = self.connect(step.session, ssh_host(argv), len(step.expected))
                 elif argv[0] in ("replicate", "syncsh") and "replicate" in argv[:2]:
                     actual = self.replicate(argv[argv.index("replicate") + 1:])
                 else:
                     raise Unreplayable(f"cannot replay the shell line `{step.command.text[1:].strip()}`")
-            else:
-                actual = self.protocol(step.command.text)
-        except (Unreplayable, TranscriptError) as exc:
+                return self.check(step, actual)
+            self.send(step)
+        except SyncshError as exc:            # Unreplayable and TranscriptError among them
             return StepResult(step, ERROR, message=str(exc))
+        return None
+
+    def finish(self, step: Step) -> StepResult:
+        """Read the reply of a protocol step sent earlier, and check it."""
+        try:
+            actual = self.receive(step.session)
         except SyncshError as exc:
             return StepResult(step, ERROR, message=str(exc))
         return self.check(step, actual)
@@ -203,7 +236,7 @@ class _Run:
         return StepResult(step, FAILED, actual, match.format_diff(self.t.path, lines),
                           captures=dict(self.captures))
 
-    def connect(self, host: str, written: int) -> list[str]:
+    def connect(self, name: str, host: str, written: int) -> list[str]:
         """What the connection showed. Of the modern dialect's negotiation (capabilities,
         STARTTLS, COMPRESS, the login's NOOP) only the banner line is checked, unless the
         transcript writes more than that one line."""
@@ -212,27 +245,38 @@ class _Run:
         lines: list[str] = []
         session = open_session(target, timeout=self.r.timeout,
                                on_wire=lambda d, raw: d == "S" and lines.extend(_lines(raw)))
-        self.session, self.target = session, target
+        self.connections[name] = (session, target)
         if session.dialect == "csync" and written <= 1:
             return [session.banner.text]
         return lines
 
-    def protocol(self, wire: str) -> list[str]:
-        if self.session is None:
-            raise Unreplayable("a protocol line before any `$ ssh` connection")
+    def send(self, step: Step) -> None:
+        if step.session not in self.connections:
+            raise Unreplayable("a protocol line before any `$ ssh` connection"
+                               + (f" of session {step.session}" if step.session else ""))
+        session, target = self.connections[step.session]
+        wire = step.command.text
         first = wire.split("\r\n", 1)[0]
-        if self.refused(commands.is_write(self.session.table, first), self.target):
-            raise Unreplayable(f"refused: {commands.command_name(self.session.table, first)} "
-                               f"writes to {self.target.text}; replay it with --allow-writes")
-        lines: list[str] = []
-        self.session.on_wire = lambda d, raw: d == "S" and lines.extend(_lines(raw))
+        if self.refused(commands.is_write(session.table, first), target):
+            raise Unreplayable(f"refused: {commands.command_name(session.table, first)} "
+                               f"writes to {target.text}; replay it with --allow-writes")
+        heard = self.heard[step.session] = []
+        session.on_wire = lambda d, raw: d == "S" and heard.extend(_lines(raw))
         try:
-            for _ in self.session.execute(wire.encode("utf-8", "surrogateescape")):
+            session.send(wire.encode("utf-8", "surrogateescape"))
+        except ConnectionLost:
+            del self.connections[step.session]
+            raise
+
+    def receive(self, name: str) -> list[str]:
+        session, _ = self.connections[name]
+        try:
+            for _ in session.replies():
                 pass
         except ConnectionLost:
-            self.session = None
+            del self.connections[name]
             raise
-        return lines
+        return self.heard.pop(name, [])
 
     def replicate(self, argv: list[str]) -> list[str]:
         from syncsh.replica.cli import parser
@@ -267,13 +311,13 @@ class _Run:
         from syncsh import guard
         return guard.decide(write, target, allow_writes=self.r.allow_writes) != guard.SEND
 
-    def end_connection(self) -> None:
-        if self.session is not None:
-            self.session.close()
-            self.session = None
+    def end_connection(self, name: str) -> None:
+        if name in self.connections:
+            self.connections.pop(name)[0].close()
 
     def close(self) -> None:
-        self.end_connection()
+        for name in list(self.connections):
+            self.end_connection(name)
         if self.owns_private and self.private:
             shutil.rmtree(self.private, ignore_errors=True)
 

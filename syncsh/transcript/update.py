@@ -10,12 +10,14 @@ from syncsh.transcript import match
 from syncsh.transcript.replay import FAILED, FileResult, StepResult
 
 
-def spelled(actual: str) -> str:
-    """An actual line as an S: line that matches it back: control characters, a trailing
-    backslash (a continuation) or a matcher-like ending are written as an (esc) line."""
+def spelled(actual: str, session: str = "") -> str:
+    """An actual line as an S: line (of its session) that matches it back: control
+    characters, a trailing backslash (a continuation) or a matcher-like ending are written
+    as an (esc) line."""
+    prefix = f"S[{session}]:" if session else "S:"
     if match.needs_escape(actual) or actual.endswith("\\"):
-        return f"S: {match.escape(actual)} (esc)"
-    return f"S: {actual}"
+        return f"{prefix} {match.escape(actual)} (esc)"
+    return f"{prefix} {actual}"
 
 
 def _written(step: StepResult, file_lines: list[str]) -> dict[int, list[str]]:
@@ -40,7 +42,7 @@ def new_lines(step: StepResult, file_lines: list[str]) -> list[str]:
         if line.number is not None:
             out += written[line.number]
         elif line.sign == "+":
-            out.append(spelled(line.text))
+            out.append(spelled(line.text, step.step.session))
         # an actual line an ellipsis accounted for stays covered by it
     return out
 
