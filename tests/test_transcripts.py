@@ -336,3 +336,14 @@ def test_session_labels_are_checked(tmp_path):
     path.write_text("%setup lock-timeout soon\nC: $ ssh cyrus-2 x\n")
     proc = syncsh("replay", str(path))
     assert proc.returncode == 2 and b"%setup lock-timeout SECONDS" in proc.stdout
+
+
+def test_update_interactive_asks_per_failing_step(tmp_path):
+    path = tmp_path / "t.txt"
+    text = ("C: $ ssh cyrus-2 x\nS: * Sync Server ...\nC: quota user.dpc22\nS: OK 1\n"
+            "C: quota user.dpc22\nS: OK 2\n")
+    path.write_text(text)
+    proc = syncsh("replay", "--update", "-i", str(path), input=b"n\ny\n")
+    assert proc.returncode == 1
+    assert proc.stdout.decode().count("accept the new reply of line") == 2
+    assert path.read_text() == text.replace("S: OK 2", "S: OK 100000")
