@@ -141,6 +141,11 @@ def test_completion_knows_the_context():
     assert texts("setflags 4140 (hello) 41") == ["4140"]
     assert texts("expunge 1 4") == ["4089", "4140"]
     assert texts("\\he") == ["\\help"]
+    # exact-prefix matches before fuzzy ones, in table order among them (pgcli's ranking)
+    assert texts("sel")[0] == "select" and texts("setf")[0] == "setflags"
+    assert texts("st")[:2] == ["status", "starttls"]
+    assert texts("set")[:4] == ["setflags", "setseen", "setacl", "setquota"]
+    assert "select" not in texts("set")[:4]
 
 
 def test_a_password_never_enters_the_history(tmp_path, capsys):

@@ -107,6 +107,9 @@ LEGACY = {c.name: c for c in [
     _c("DELETE_SIEVE", [Arg("name", ASTRING)], True, "delete a sieve script", needs="U"),
     _c("RESET", [Arg("user", USER)], True, "delete everything the replica has for a user"),
     _c("RESTART", [], False, "discard staged bodies and reset the session"),
+    # not in this dialect (2.3 added it): its servers answer BAD Unrecognized command, and
+    # a command that changes nothing is no write whatever the server makes of it
+    _c("NOOP", [], False, "do nothing (2.3 and later; this dialect answers BAD)"),
     _c("EXIT", [], False, "end the session"),
     _c("AUTHENTICATE", [Arg("mechanism", MECH), Arg("initial-response", ASTRING, optional=True)],
        False, "SASL login (2005 dialect)", sensitive=True),

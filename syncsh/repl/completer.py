@@ -19,6 +19,15 @@ def _fuzzy(word: str, candidate: str) -> bool:
     return all(ch in it for ch in word)
 
 
+def ranked(word: str, candidates, key=lambda c: c):
+    """Those that match `word`: exact-prefix matches first, then fuzzy ones, each group in
+    the order given (the table's, for commands), as pgcli ranks them."""
+    low = word.lower()
+    prefix = [c for c in candidates if key(c).lower().startswith(low)]
+    return prefix + [c for c in candidates
+                     if not key(c).lower().startswith(low) and _fuzzy(word, key(c))]
+
+
 def split_words(text: str) -> list[str]:
     """Top-level words so far; a flag list counts as one word while it is open."""
     words: list[str] = []
@@ -104,29 +113,24 @@ class SyncCompleter(Completer):
 
     def _commands(self, word: str):
         if word.startswith("\\"):
-            for name, summary in self.meta_commands:
-                if name.startswith(word):
-                    yield Completion(name, start_position=-len(word), display_meta=summary)
+            for name, summary in ranked(word, list(self.meta_commands), key=lambda m: m[0]):
+                yield Completion(name, start_position=-len(word), display_meta=summary)
             return
         upper = word.isupper() or not word
-        seen = set()
+        firsts: dict[str, str] = {}          # first word -> summary, in table order
         for name, spec in self.table.items():
             first = name.split(" ", 1)[0]
-            if first in seen or not _fuzzy(word, first):
-                continue
-            seen.add(first)
+            firsts.setdefault(first, spec.summary if first == name else "…")
+        for first in ranked(word, list(firsts)):
             shown = first if upper else first.lower()
-            summary = spec.summary if first == name else "…"
-            yield Completion(shown, start_position=-len(word), display_meta=summary)
+            yield Completion(shown, start_position=-len(word), display_meta=firsts[first])
 
     def _subtypes(self, first: str, word: str):
         """GET/APPLY/RESTORE: the sub-commands, prefix matches first."""
         upper = first.isupper()
         names = [(n.split(" ", 1)[1], s) for n, s in self.table.items()
                  if n.startswith(first.upper() + " ")]
-        ordered = [x for x in names if x[0].startswith(word.upper())] + \
-            [x for x in names if not x[0].startswith(word.upper()) and _fuzzy(word, x[0])]
-        for sub, spec in ordered:
+        for sub, spec in ranked(word, names, key=lambda x: x[0]):
             yield Completion(sub if upper else sub.lower(), start_position=-len(word),
                              display_meta=spec.summary)
 
@@ -175,4 +179,4 @@ class SyncCompleter(Completer):
             return [(v, m) for v, m in candidates if v.lower().startswith(tail.lower())]
         else:
             return []
-        return [(v, m) for v, m in candidates if _fuzzy(tail, v)] if kind != C.UID else candidates
+        return ranked(tail, candidates, key=lambda c: c[0]) if kind != C.UID else candidates
