@@ -169,11 +169,19 @@ def test_an_unbalanced_line_is_not_sent_but_continued(tmp_path, capsys):
     run_repl_keys("user dpc22\nselect user.dpc22\nstatus (\n)\nuser_some dpc22\n"
                   "upload_sieve x 1 {5}\n\x04", target)
     sent = log.read_bytes()
-    assert b"status ( )\r\n" in sent                  # joined into one line, then sent
+    assert b"status ()\r\n" in sent                   # joined into one line, then sent
     assert b"user_some dpc22\r\n" not in sent          # missing argument: refused
     assert b"{5}" not in sent
     err = capsys.readouterr().err
     assert "missing argument; syntax: USER_SOME user mailbox" in err
+
+
+def test_a_list_continued_on_the_next_line_is_the_list_meant(tmp_path, capsys):
+    target, log = logging_target(tmp_path)
+    run_repl_keys("user dpc22\nselect user.dpc22\nsetflags 4140 (hello world\n)\n"
+                  "status\n\x04", target, "--allow-writes")
+    assert b"setflags 4140 (hello world)\r\n" in log.read_bytes()
+    assert "4140  0101003f4c56b08c9d000026  hello world" in capsys.readouterr().out
 
 
 def test_writes_ask_on_other_targets_and_are_audited(tmp_path, capsys):

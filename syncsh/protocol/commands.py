@@ -270,6 +270,16 @@ def unbalanced(line: str) -> str | None:
     return None
 
 
+def join_continued(pending: str, text: str) -> str:
+    """A line left open (unbalanced) joined with the next one as the user meant it: the line
+    break stands for one space between items, none just inside a list's parentheses
+    (``(hello world`` then ``)`` is ``(hello world)``)."""
+    head, tail = pending.rstrip(), text.strip()
+    if not tail or not head or head.endswith("(") or tail.startswith(")"):
+        return head + tail
+    return f"{head} {tail}"
+
+
 def count_args(line: str, skip: int = 1) -> int:
     """Top-level arguments after the command's `skip` words (a list counts as one)."""
     parts = line.strip().split(" ", skip)

@@ -519,7 +519,7 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
         except EOFError:
             break
         console.show_banner_if_due()
-        line = f"{pending} {text}".strip() if pending else text
+        line = C.join_continued(pending, text) if pending else text
         if "\n" in line.strip() or line.lstrip().startswith(("C:", "S:")):
             pending = ""
             run_snippet(console, line, confirm)
