@@ -306,3 +306,16 @@ def test_ctrl_c_while_waiting_keeps_the_session_in_step(tmp_path):
         assert "reply-1" not in screen and "still waiting" not in screen
     finally:
         term.close()
+
+
+def test_a_mistyped_command_is_not_sent_and_the_command_meant_is_offered(tmp_path, capsys):
+    target, log = logging_target(tmp_path)
+    run_repl_keys("user dpc22\nselct user.dpc22\n\nSTAUS\nn\n\x04", target, "--allow-writes")
+    sent = log.read_bytes()
+    assert b"selct" not in sent and b"STAUS" not in sent
+    err = capsys.readouterr().err
+    assert "not sent: selct (did you mean select?)" in err
+    assert "not sent: STAUS (did you mean STATUS?)" in err
+    run_repl_keys("frobnicate\nselct user.dpc22\ny\n\x04", target, "--allow-writes")
+    sent = log.read_bytes()
+    assert b"frobnicate\r\n" in sent and b"selct user.dpc22\r\n" in sent   # as typed, if asked

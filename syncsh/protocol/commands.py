@@ -215,6 +215,20 @@ def lookup(table: dict[str, CommandSpec], text: str) -> CommandSpec | None:
     return table.get(words[0].upper()) if words else None
 
 
+def did_you_mean(table: dict[str, CommandSpec], line: str) -> str | None:
+    """For a line whose command word the table does not know, the closest command (in the
+    user's case), or None: ``selct`` -> ``select``."""
+    import difflib
+    word = command_word(line)
+    if not word or lookup(table, line) is not None:
+        return None
+    firsts = list(dict.fromkeys(name.split(" ", 1)[0] for name in table))
+    close = difflib.get_close_matches(word.upper(), firsts, n=1, cutoff=0.75)
+    if not close:
+        return None
+    return close[0] if word.isupper() else close[0].lower()
+
+
 def command_word(line: str) -> str:
     return line.strip().split(" ", 1)[0].split("\t", 1)[0]
 

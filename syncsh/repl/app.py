@@ -255,6 +255,13 @@ class Console:
         if problem:
             print(f"not sent: {problem}", file=sys.stderr)
             return
+        guess = C.did_you_mean(self.table, line)
+        if guess is not None:
+            word = C.command_word(line)
+            if not confirm(f"{word} is not a command here; did you mean {guess}? "
+                           f"Send {word} as typed? [y/N] "):
+                print(f"not sent: {word} (did you mean {guess}?)", file=sys.stderr)
+                return
         if not self.guard(line, confirm):
             return
         if self.session is None or self.session.closed:
