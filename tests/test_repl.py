@@ -23,11 +23,11 @@ def require(tool: str, package: str) -> None:
 
 
 class Tmux:
-    def __init__(self, command: str, env: dict) -> None:
+    def __init__(self, command: str, env: dict, width: int = 120, height: int = 50) -> None:
         self.name = f"syncsh-test-{os.getpid()}-{time.monotonic_ns()}"
         self.env = env
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "50",
-                        command], check=True, env=env)
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width),
+                        "-y", str(height), command], check=True, env=env)
 
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
@@ -319,3 +319,28 @@ def test_a_mistyped_command_is_not_sent_and_the_command_meant_is_offered(tmp_pat
     run_repl_keys("frobnicate\nselct user.dpc22\ny\n\x04", target, "--allow-writes")
     sent = log.read_bytes()
     assert b"frobnicate\r\n" in sent and b"selct user.dpc22\r\n" in sent   # as typed, if asked
+
+
+def test_a_tall_reply_pages_through_less_as_psql_runs_it(tmp_path):
+    require("tmux", "tmux")
+    require("less", "less")
+    env = {k: v for k, v in os.environ.items() if k != "LESS"}
+    env.update(SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color", PAGER="less")
+    term = Tmux(f"{sys.executable} -m syncsh", env, width=100, height=15)
+    try:
+        term.wait_for("syncsh>")
+        term.keys("user_all dpc22", "Enter")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not term.visible().rstrip().endswith(":"):
+            time.sleep(0.05)
+        screen = term.visible()
+        assert screen.rstrip().endswith(":"), screen          # less's prompt: it paged
+        assert "ESC" not in screen and "^[" not in screen      # the table's escapes passed
+        assert "UID  GUID" in screen
+        term.keys("q")
+        term.keys("quota user.dpc22", "Enter")
+        screen = term.wait_for("OK 100000")
+        time.sleep(0.3)
+        assert term.visible().count("syncsh>") >= 1 and not term.visible().rstrip().endswith(":")
+    finally:
+        term.close()

@@ -7,10 +7,13 @@ short reply never sees a pager and a long one shows its first screen at once."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+
+_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class PagerQuit(Exception):
@@ -21,7 +24,9 @@ class PagedOutput:
     def __init__(self, stream=None, *, enabled: bool = True, height: int | None = None) -> None:
         self.stream = stream or sys.stdout
         self.enabled = enabled and _isatty(self.stream)
-        self.height = height or shutil.get_terminal_size((80, 24)).lines
+        size = shutil.get_terminal_size((80, 24))
+        self.height = height or size.lines
+        self.width = max(size.columns, 1)
         self.held: list[str] = []
         self.lines = 0
         self.pager: subprocess.Popen | None = None
@@ -33,15 +38,16 @@ class PagedOutput:
             self.stream.write(text)
         else:
             self.held.append(text)
-            self.lines += text.count("\n")
+            self.lines += self._rows(text)
             if self.lines >= self.height - 1:
                 self._start_pager()
         return len(text)
 
     def _start_pager(self) -> None:
-        command = os.environ.get("PAGER") or "less -R -F -X"
+        command = os.environ.get("PAGER") or "less"
         try:
-            self.pager = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE,
+            argv = shlex.split(command)
+            self.pager = subprocess.Popen(argv, stdin=subprocess.PIPE, env=pager_env(argv),
                                           text=True, errors="replace")
         except (OSError, ValueError):
             self.enabled = False
@@ -57,11 +63,14 @@ class PagedOutput:
         except (BrokenPipeError, OSError, ValueError):
             raise PagerQuit() from None
 
+    def _rows(self, text: str) -> int:
+        """Screen rows the text takes once shown: its lines, a wide one wrapping."""
+        lines = _ESCAPE.sub("", text).split("\n")
+        return sum(max(1, -(-len(line) // self.width)) for line in lines[:-1])
+
     def flush(self) -> None:
-        if self.pager is None and self.held:
-            self.stream.write("".join(self.held))
-            self.held = []
-            self.lines = 0
+        """What is held stays held (the reply may yet fill a screen): only the stream or
+        the pager is flushed. close() lets held lines out."""
         try:
             (self.pager.stdin if self.pager else self.stream).flush()
         except (BrokenPipeError, OSError, ValueError):
@@ -71,6 +80,10 @@ class PagedOutput:
         return _isatty(self.stream)
 
     def close(self) -> None:
+        if self.pager is None and self.held:
+            self.stream.write("".join(self.held))
+            self.held = []
+            self.lines = 0
         self.flush()
         if self.pager is not None:
             try:
@@ -79,6 +92,15 @@ class PagedOutput:
                 pass
             self.pager.wait()
             self.pager = None
+
+
+def pager_env(argv: list[str]) -> dict[str, str] | None:
+    """less as psql and pgcli run it: colours pass (-R), no wrapping of wide tables (-S),
+    the screen is not cleared (-X) and output that fits does not page (-F); a LESS the
+    user set wins."""
+    if not argv or os.path.basename(argv[0]) != "less" or "LESS" in os.environ:
+        return None
+    return dict(os.environ, LESS="-SRXF")
 
 
 def _isatty(stream) -> bool:
