@@ -344,3 +344,41 @@ def test_a_tall_reply_pages_through_less_as_psql_runs_it(tmp_path):
         assert term.visible().count("syncsh>") >= 1 and not term.visible().rstrip().endswith(":")
     finally:
         term.close()
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_the_toolbar_keeps_what_matters_whole_at_any_width(tmp_path, width):
+    require("tmux", "tmux")
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
+    term = Tmux(f"{sys.executable} -m syncsh", env, width=width, height=20)
+    try:
+        term.wait_for("syncsh>")
+        term.keys("user dpc22", "Enter")
+        term.wait_for("OK Locked dpc22")
+        term.keys("select user.dpc22", "Enter")
+        term.wait_for("uniqueid")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "rtt" not in term.visible():
+            time.sleep(0.05)
+        bottom = term.visible().rstrip("\n").split("\n")[-1]
+        assert "demo:cyrus-2" in bottom and "lock dpc22" in bottom
+        assert len(bottom) <= width                            # one line: nothing wrapped
+        if width == 80:
+            assert "[user.dpc22]" in bottom                    # whole, never cut
+        else:
+            assert "[user.dp" not in bottom or "[user.dpc22]" in bottom
+    finally:
+        term.close()
+
+
+def test_toolbar_segments_are_left_out_whole_by_priority():
+    from syncsh.repl.toolbar import Segment, fitted
+    parts = [Segment(0, "", " demo:cyrus-2 "), Segment(1, "", "seed "),
+             Segment(1, "", " lock dpc22 3s "), Segment(2, "", " [user.dpc22]"),
+             Segment(3, "", "  rtt 0.4ms"), Segment(5, "", "  * Sync Server v0.0")]
+    texts = [text for _, text in fitted(parts, 80)]
+    assert texts == [p.text for p in parts]
+    texts = [text for _, text in fitted(parts, 50)]
+    assert texts == [" demo:cyrus-2 ", "seed ", " lock dpc22 3s ", " [user.dpc22]"]
+    texts = [text for _, text in fitted(parts, 30)]
+    assert texts == [" demo:cyrus-2 ", "seed "]       # the lock does not fit whole: out

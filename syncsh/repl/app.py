@@ -201,27 +201,10 @@ class Console:
                              color=False if self.args.no_color else None)
 
     # ------------------------------------------------------------------ toolbar
-    def toolbar(self, text_now: str = ""):
-        s = self.session
-        parts = [("class:toolbar.key", f" {self.target.text} ")]
-        if s is not None:
-            banner = s.banner.text if s.banner else ""
-            parts.append(("", f"{s.dialect} · {banner[:40]} "))
-            if s.user:
-                held = time.monotonic() - (s.user_since or time.monotonic())
-                parts.append(("class:toolbar.warn", f" lock {s.user} {held:.0f}s "))
-            if s.selected:
-                parts.append(("", f" [{s.selected}]"))
-            if s.last_rtt is not None:
-                parts.append(("", f"  rtt {s.last_rtt * 1000:.1f}ms"))
-            if s.closed:
-                parts.append(("class:toolbar.warn", " disconnected: \\reconnect "))
-        spec = C.lookup(self.table, text_now) if text_now else None
-        if spec is not None:
-            parts.append(("", f"   {spec.syntax}"))
-            if spec.write:
-                parts.append(("class:toolbar.warn", " write "))
-        return parts
+    def toolbar(self, text_now: str = "", width: int | None = None):
+        from syncsh.repl import toolbar
+        parts = toolbar.segments(self.target.text, self.session, self.table, text_now)
+        return toolbar.fitted(parts, width or toolbar.window_width())
 
     # ------------------------------------------------------------------ commands
     def guard(self, line: str, confirm, *, write: bool | None = None,
