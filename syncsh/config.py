@@ -12,7 +12,8 @@
     [pairs.main]
     master = "cyrus-1"
     replica = "cyrus-2"
-    users = ["dpc22", "alice"]
+    users = ["dpc22", "alice"]          # or: all_users = true
+    imap = "imap://admin@master.example.org"   # where all_users lists them
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Pair:
     master: str
     replica: str
     users: list[str] = field(default_factory=list)
+    all_users: bool = False
+    imap: str | None = None
 
 
 @dataclass
@@ -100,5 +103,10 @@ def parse(data: dict, path: str = "<config>") -> Config:
         users = value.get("users", [])
         if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
             raise UsageError(f"{path}: pairs.{name}.users must be a list of strings")
-        config.pairs[name] = Pair(name, value["master"], value["replica"], users)
+        if not isinstance(value.get("all_users", False), bool):
+            raise UsageError(f"{path}: pairs.{name}.all_users must be true or false")
+        if not isinstance(value.get("imap", ""), str):
+            raise UsageError(f"{path}: pairs.{name}.imap must be an imap:// URL")
+        config.pairs[name] = Pair(name, value["master"], value["replica"], users,
+                                  value.get("all_users", False), value.get("imap"))
     return config

@@ -24,6 +24,20 @@ def parser():
                    help="look again after SECONDS before calling a difference divergence")
     p.add_argument("--master-store", metavar="DIR",
                    help="documented dialect: the master's store, for the suggested replicate")
+    audit = p.add_argument_group("whole-server audits")
+    audit.add_argument("--all-users", action="store_true",
+                       help="every user of the master (from a cyrus:CONF master, --imap, or "
+                            "the master's store)")
+    audit.add_argument("--imap", metavar="URL",
+                       help="imap://ADMIN@HOST or imaps://…: where --all-users lists the users")
+    audit.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
+                       help="skip users matching this shell pattern (repeatable)")
+    audit.add_argument("--jobs", type=int, default=4, metavar="N",
+                       help="sessions to each end at once (1 to 16; default 4)")
+    audit.add_argument("--rate", type=float, metavar="USERS",
+                       help="at most this many users a second")
+    audit.add_argument("--state", metavar="FILE",
+                       help="record each finished user; a rerun with it resumes")
     _add_client_options(p)
     return p
 
@@ -45,17 +59,21 @@ def run(argv: list[str]) -> int:
     users = list(args.user)
     if args.users_from:
         users += read_users(args.users_from)
+    pair = None
     if len(args.ends) == 1:
         pair = configuration.load(args.config).pairs.get(args.ends[0])
         if pair is None:
             raise UsageError(f"no pair {args.ends[0]!r} in the config: give MASTER REPLICA")
         master_text, replica_text = pair.master, pair.replica
         users = users or list(pair.users)
+        args.all_users = args.all_users or (pair.all_users and not users)
     elif len(args.ends) == 2:
         master_text, replica_text = args.ends
     else:
         raise UsageError("diff MASTER REPLICA, or diff PAIR")
-    if not users and not args.mailbox:
+    if args.all_users and (users or args.mailbox):
+        raise UsageError("--all-users, or named users and mailboxes: not both")
+    if not users and not args.mailbox and not args.all_users:
         raise UsageError("which users? --user U, --users-from FILE, --mailbox M or a pair's users")
     options = target_options(args, interactive=False)
     master = parse_target(master_text, options=options)
@@ -63,6 +81,10 @@ def run(argv: list[str]) -> int:
     if master.text == replica.text or (master.store and master.store == replica.store):
         raise UsageError(f"the master and the replica are both {master.text}: diff compares "
                          "two ends")
+    if args.all_users or args.state:
+        from syncsh.diff import whole
+        return whole.run_sweep(args, master, replica,
+                               whole.user_list(args, master, pair) or users)
     report = diff_targets(master, replica, users, args.mailbox, args)
     if args.recheck and (report.divergent or report.errors):
         time.sleep(args.recheck)

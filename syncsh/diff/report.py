@@ -12,11 +12,15 @@ def to_json(report: Report, master: str, replica: str) -> str:
         "master": master, "replica": replica, "identical": not report.divergent and not report.errors,
         "users": report.users, "identical_users": report.identical_users,
         "absent_users": report.absent_users, "errors": report.errors,
-        "findings": [{"user": f.user, "mailbox": f.mailbox, "kind": f.kind, "detail": f.detail,
-                      "uid": f.uid, "master": _plain(f.master), "replica": _plain(f.replica),
-                      "consequence": f.consequence, "next_step": f.step}
-                     for f in report.findings],
+        "findings": [finding_json(f) for f in report.findings],
     }, indent=2)
+
+
+def finding_json(f) -> dict:
+    """One finding as JSON: the report's and a whole-server audit's rows alike."""
+    return {"user": f.user, "mailbox": f.mailbox, "kind": f.kind, "detail": f.detail,
+            "uid": f.uid, "master": _plain(f.master), "replica": _plain(f.replica),
+            "consequence": f.consequence, "next_step": f.step}
 
 
 def _plain(value):

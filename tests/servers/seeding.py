@@ -48,3 +48,27 @@ def append_messages(port: int, user: str, count: int, admin: str = "admin") -> N
         if kind != "OK":
             raise SeedError(f"APPEND for {user}: {data!r}")
     owner.logout()
+
+
+def create_users(port: int, users: list[str], admin: str = "admin") -> None:
+    """Many users at once, one message each, through one admin connection (Cyrus' admins
+    may only administer a mailbox: the admin gives itself the right to append, then takes
+    it back): what an audit of a whole server needs."""
+    import imaplib
+    session = imap(port, admin)
+    try:
+        for user in users:
+            kind, data = session.create(f"user.{user}")
+            if kind != "OK":
+                raise SeedError(f"CREATE user.{user}: {data!r}")
+            message = (f"From: Seeder <seeder@example.test>\r\nTo: {user}@example.test\r\n"
+                       f"Subject: welcome {user}\r\nMessage-ID: <welcome-{user}@syncsh.test>"
+                       f"\r\n\r\nWelcome, {user}.\r\n")
+            session.setacl(f"user.{user}", admin, "lrswipkxtecda")
+            kind, data = session.append(f"user.{user}", "()", imaplib.Time2Internaldate(
+                1_700_000_000), message.encode())
+            if kind != "OK":
+                raise SeedError(f"APPEND to user.{user}: {data!r}")
+            session.deleteacl(f"user.{user}", admin)
+    finally:
+        session.logout()

@@ -1,0 +1,209 @@
+"""A whole-server audit: diff every user, several at a time, resumable.
+
+Each of ``jobs`` workers holds its own session to each end and compares one user at a time
+the way ``diff --user`` does (GET USER first, FULLMAILBOX only where CRCs or counters
+differ; on the documented dialect each lock released at once). Users are handed out
+lazily and results handed back as they finish, so memory does not grow with the number of
+users; ``--state FILE`` gets a line per finished user, and a rerun with the same file skips
+those users and counts their results."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from syncsh.errors import SyncshError, UsageError
+
+IDENTICAL, DIVERGENT, ERROR = "identical", "divergent", "error"
+MAX_JOBS = 16          # a production replica is not to be swamped by an audit
+
+
+@dataclass(frozen=True)
+class UserResult:
+    user: str
+    status: str                                        # identical | divergent | error
+    kinds: dict[str, int] = field(default_factory=dict)   # divergent: finding kind -> count
+    error: str = ""
+    findings: tuple = ()                               # JSON-ready, this run's only
+
+    def state_line(self) -> str:
+        return json.dumps({"user": self.user, "status": self.status, "kinds": self.kinds,
+                           "error": self.error}, sort_keys=True)
+
+
+def result_of(user: str, report) -> UserResult:
+    """One user's diff report, summed up."""
+    if report.errors:
+        return UserResult(user, ERROR, error="; ".join(report.errors))
+    if user in report.absent_users:
+        return UserResult(user, ERROR, error="no mailbox on either end")
+    found = [f for f in report.findings if not f.consequence]
+    if not found:
+        return UserResult(user, IDENTICAL)
+    from syncsh.diff.report import finding_json
+    return UserResult(user, DIVERGENT, dict(Counter(f.kind for f in found)),
+                      findings=tuple(finding_json(f) for f in report.findings))
+
+
+class StateFile:
+    """Finished users, one JSON line each, appended as they finish (a crash loses none)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.done: dict[str, UserResult] = {}
+        if path is None:
+            self.handle = None
+            return
+        try:
+            with open(path, encoding="utf-8") as handle:
+                for number, line in enumerate(handle, 1):
+                    if line.strip():
+                        self._load(path, number, line)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            import os
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self.handle = os.fdopen(fd, "a", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+    def _load(self, path: str, number: int, line: str) -> None:
+        try:
+            row = json.loads(line)
+            result = UserResult(row["user"], row["status"], dict(row.get("kinds") or {}),
+                                row.get("error", ""))
+        except (ValueError, KeyError, TypeError):
+            if line.endswith("\n"):
+                raise UsageError(f"{path}:{number}: not a state line of syncsh diff") from None
+            return                  # the last line, cut short by a crash: that user again
+        if result.status != ERROR:  # a user that could not be compared is tried again
+            self.done[result.user] = result
+
+    def record(self, result: UserResult) -> None:
+        if self.handle is not None:
+            self.handle.write(result.state_line() + "\n")
+            self.handle.flush()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+class RateLimit:
+    """At most `rate` users a second, across all workers."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next)
+            self.next = start + self.interval
+        stop.wait(max(0.0, start - now))
+
+
+class Sweep:
+    """Runs the comparisons. ``open_pair()`` gives a fresh (master, replica) session pair;
+    ``compare(master, replica, user)`` gives that user's UserResult."""
+
+    def __init__(self, open_pair: Callable, compare: Callable, *, jobs: int = 4,
+                 rate: float | None = None) -> None:
+        if not 1 <= jobs <= MAX_JOBS:
+            raise UsageError(f"--jobs takes 1 to {MAX_JOBS} (a replica in production "
+                             "is not to be overloaded)")
+        if rate is not None and not rate > 0:
+            raise UsageError("--rate takes a number of users a second above 0")
+        self.open_pair, self.compare, self.jobs = open_pair, compare, jobs
+        self.limit = RateLimit(rate)
+        self.stop = threading.Event()
+
+    def run(self, users: Iterable[str]):
+        """Yield each user's result as it finishes. Closing the generator early (Ctrl-C)
+        stops the workers after the users they are on."""
+        todo: queue.Queue = queue.Queue(maxsize=self.jobs * 2)   # lazy: memory stays flat
+        done: queue.Queue = queue.Queue()
+        workers = [threading.Thread(target=self._work, args=(todo, done), daemon=True,
+                                    name=f"diff-worker-{n}") for n in range(self.jobs)]
+        for worker in workers:
+            worker.start()
+        feeder = threading.Thread(target=self._feed, args=(users, todo), daemon=True)
+        feeder.start()
+        running = len(workers)
+        try:
+            while running:
+                item = done.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            self.stop.set()
+            for worker in workers:
+                worker.join(timeout=60)
+
+    def _feed(self, users: Iterable[str], todo: queue.Queue) -> None:
+        try:
+            for user in users:
+                while not self.stop.is_set():
+                    try:
+                        todo.put(user, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if self.stop.is_set():
+                    break
+        except SyncshError as exc:                 # the user list failed half-way
+            todo.put(exc)
+        finally:
+            for _ in range(self.jobs):
+                todo.put(None)
+
+    def _work(self, todo: queue.Queue, done: queue.Queue) -> None:
+        pair = None
+        try:
+            while not self.stop.is_set():
+                user = todo.get()
+                if user is None:
+                    break
+                if isinstance(user, BaseException):
+                    done.put(user)
+                    break
+                self.limit.wait(self.stop)
+                if self.stop.is_set():
+                    break
+                try:
+                    if pair is None:
+                        pair = self.open_pair()
+                    done.put(self.compare(*pair, user))
+                except SyncshError as exc:
+                    done.put(UserResult(user, ERROR, error=str(exc)))
+                    pair = _closed(pair)          # a broken session: a new one next time
+        except BaseException as exc:              # a bug of ours: the main thread says it
+            done.put(exc)
+        finally:
+            _closed(pair)
+            done.put(None)
+
+
+def _closed(pair):
+    for session in pair or ():
+        try:
+            session.close()
+        except Exception:                          # closing a dead session: nothing to do
+            pass
+    return None

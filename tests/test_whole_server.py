@@ -1,0 +1,140 @@
+"""Whole-server audits (diff --all-users) against a real Cyrus 3.6 pair of their own: 200
+users, all synced, then five made divergent in five ways through IMAP."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import require_cyrus, syncsh
+
+USERS = [f"aud{n:03d}" for n in range(200)]
+CHANGED = ["aud007", "aud042", "aud101", "aud150", "aud199"]
+
+
+def admin_imap(port, mailbox=None):
+    import imaplib
+    session = imaplib.IMAP4("127.0.0.1", port)
+    session.login("admin", "secret")
+    if mailbox:
+        session.setacl(mailbox, "admin", "lrswipkxtecda")
+        session.select(mailbox)
+    return session
+
+
+def diverge(pair) -> None:
+    """Five users, five kinds of divergence, none of them synced."""
+    flagged, appended, folder, expunged, acl = CHANGED
+    replica = admin_imap(pair.replica_imap, f"user.{flagged}")
+    replica.store("1", "+FLAGS", "(\\Flagged)")
+    replica.logout()
+    replica = admin_imap(pair.replica_imap, f"user.{appended}")
+    replica.append(f"user.{appended}", "()", None, b"Subject: only here\r\n\r\nreplica\r\n")
+    replica.logout()
+    replica = admin_imap(pair.replica_imap)
+    assert replica.create(f"user.{folder}.extra")[0] == "OK"
+    assert replica.setacl(f"user.{acl}", "someone", "lr")[0] == "OK"
+    replica.logout()
+    master = admin_imap(pair.master_imap, f"user.{expunged}")
+    master.store("1", "+FLAGS", "(\\Deleted)")
+    master.expunge()
+    master.logout()
+
+
+@pytest.fixture(scope="module")
+def audit_pair():
+    require_cyrus()
+    from servers.cyrus import CyrusPair
+    from servers.seeding import create_users
+    pair = CyrusPair(f"/tmp/syncsh-aud-{os.getpid()}")
+    try:
+        create_users(pair.master_imap, USERS)
+        done = pair.sync_client("-v", "-A")
+        assert done.returncode == 0, done.stderr[-500:]
+        diverge(pair)
+        yield pair
+    finally:
+        pair.destroy()
+
+
+def env():
+    return dict(os.environ, SYNCSH_PASSWORD="secret")
+
+
+def ends(pair):
+    return (f"csync://admin@127.0.0.1:{pair.master_port}",
+            f"csync://admin@127.0.0.1:{pair.replica_port}")
+
+
+def divergent_users(text: str) -> set[str]:
+    return {line.split("\t")[0] for line in text.splitlines() if "\tdivergent\t" in line}
+
+
+def test_all_users_from_the_masters_imap_finds_exactly_the_divergent(audit_pair):
+    proc = syncsh("diff", *ends(audit_pair), "--all-users", "--imap",
+                  f"imap://admin@127.0.0.1:{audit_pair.master_imap}", env=env(), timeout=300)
+    out = proc.stdout.decode()
+    assert proc.returncode == 1, proc.stderr
+    assert divergent_users(out) == set(CHANGED)
+    assert "200 users compared" in out and "195 identical, 5 divergent, 0 errors" in out
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out)       # piped: no control bytes
+
+
+def test_all_users_read_locally_from_a_cyrus_master(audit_pair):
+    proc = syncsh("diff", f"cyrus:{audit_pair.master_conf}", ends(audit_pair)[1],
+                  "--all-users", "--format", "json", "--jobs", "2", env=env(), timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    import json
+    rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert {r["user"] for r in rows if r["type"] == "user"} == set(USERS)
+    assert {r["user"] for r in rows if r.get("status") == "divergent"} == set(CHANGED)
+    summary = rows[-1]
+    assert summary["type"] == "summary" and summary["divergent"] == 5 and summary["error"] == 0
+    flagged = next(r for r in rows if r.get("user") == CHANGED[0])
+    assert flagged["findings"] and flagged["kinds"]
+
+
+def test_an_interrupted_audit_resumes_from_its_state_file(audit_pair, tmp_path):
+    state = tmp_path / "state.jsonl"
+    argv = [sys.executable, "-m", "syncsh", "diff", *ends(audit_pair), "--all-users",
+            "--imap", f"imap://admin@127.0.0.1:{audit_pair.master_imap}", "--jobs", "1",
+            "--rate", "40", "--state", str(state)]
+    proc = subprocess.Popen(argv, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if state.exists() and state.read_text().count("\n") >= 60:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"interrupted: rerun with the same --state" in out
+    first = state.read_text().count("\n")
+    assert 60 <= first < 200
+    again = subprocess.run(argv[:-4] + ["--state", str(state)], env=env(),
+                           capture_output=True, timeout=300)
+    assert again.returncode == 1, again.stderr
+    assert state.read_text().count("\n") == 200          # only the rest was compared
+    text = again.stdout.decode()
+    assert "200 users compared" in text and "5 divergent" in text
+
+
+def test_the_progress_bar_is_drawn_and_cleared_on_a_terminal(audit_pair, tmp_path):
+    from test_repl import Tmux, require
+    require("tmux", "tmux")
+    master, replica = ends(audit_pair)
+    command = (f"{sys.executable} -m syncsh diff {master} {replica} --all-users --imap "
+               f"imap://admin@127.0.0.1:{audit_pair.master_imap} --rate 100; sleep 30")
+    term = Tmux(command, dict(env(), TERM="xterm-256color"), width=120, height=40)
+    try:
+        term.wait_for("/200")                               # users done/total, while it runs
+        screen = term.wait_for("200 users compared", timeout=60)
+        assert "/200" not in term.visible()                 # the bar is gone at the end
+        assert "195 identical, 5 divergent, 0 errors" in screen
+        assert all(re.search(rf"^{user}\s+divergent", screen, re.M) for user in CHANGED)
+    finally:
+        term.close()
