@@ -74,6 +74,17 @@ class Side:
         return self.done
 
 
+def run_together(sessions, line) -> list[tuple[list, object]]:
+    """The same command sent to every session first, then each reply read in turn."""
+    for session in sessions:
+        session.send(line)
+    out = []
+    for session in sessions:
+        events = list(session.replies())
+        out.append((events[:-1], events[-1]))
+    return out
+
+
 class Differ:
     def __init__(self, master, replica, *, expunged: bool = False, full: bool = False,
                  master_store: str | None = None, master_name: str = "MASTER",
@@ -217,8 +228,8 @@ class Differ:
             command = encode_named("GET MAILBOXES", names)
         else:
             command = f"GET USER {user}".encode()
-        m_events, m_done = self.m.run(command)
-        r_events, r_done = self.r.run(command)
+        # asked of both ends at once: one round trip's wait a user, not two
+        (m_events, m_done), (r_events, r_done) = run_together((self.m, self.r), command)
         for side, done in (("master", m_done), ("replica", r_done)):
             if not done.ok:
                 raise ConnectionLost(f"GET on the {side}: {done.status} {done.text}")

@@ -1,0 +1,164 @@
+"""Whole-server audits (diff --all-users):
+
+- 1,000 in-sync users on a real Cyrus pair: `diff --all-users --jobs 4` against Cyrus' own
+  `sync_client -A` on the same pair (which also reads every user on both ends); bytes read
+  against the two ends' GET USER replies.
+- 1k and 100k users of the documented dialect (reference servers): the client's peak RSS
+  at 100k against 1k (memory flat in the number of users), and users per second."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from common import DATA, ROOT, Figure, best_of
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+CYRUS_DIR, CYRUS_USERS = "/tmp/syncsh-bench-aud", 1000
+SYNCSH = [sys.executable, "-m", "syncsh"]
+
+
+def run_measured(argv: list[str], env=None) -> tuple[float, int, bytes]:
+    """(seconds, peak RSS in KiB, stdout) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                            cwd=ROOT)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - start, usage.ru_maxrss, out
+
+
+# ---------------------------------------------------------------------- real Cyrus
+
+def cyrus_figures() -> list[Figure]:
+    from servers.cyrus import CyrusPair
+    from servers.seeding import create_users
+    pair = CyrusPair(CYRUS_DIR)          # kept between runs: seeding 1,000 users takes a while
+    try:
+        marker = os.path.join(CYRUS_DIR, "seeded")
+        if not os.path.exists(marker):
+            create_users(pair.master_imap, [f"b{n:04d}" for n in range(CYRUS_USERS)])
+            assert pair.sync_client("-A").returncode == 0
+            open(marker, "w").close()
+        env = dict(os.environ, SYNCSH_PASSWORD="secret")
+        argv = [*SYNCSH, "diff", f"csync://admin@127.0.0.1:{pair.master_port}",
+                f"csync://admin@127.0.0.1:{pair.replica_port}", "--all-users", "--imap",
+                f"imap://admin@127.0.0.1:{pair.master_imap}", "--jobs", "4"]
+        ours = best_of(lambda: run_measured(argv, env), 3)
+        theirs = best_of(lambda: pair.sync_client("-A"), 3)
+        read, get_user = bytes_read(pair)
+    finally:
+        pair.stop()
+    return [Figure("audit 1k in-sync Cyrus users: time", ours, theirs, "s",
+                   "<= 1.0x sync_client -A", ours <= theirs),
+            Figure("audit 1k in-sync Cyrus users: bytes", read, get_user, "B",
+                   "<= 2x the GET USER replies", read <= 2 * get_user)]
+
+
+class Counting:
+    def __init__(self, inner):
+        self.inner, self.read = inner, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def recv(self, timeout):
+        data = self.inner.recv(timeout)
+        self.read += len(data)
+        return data
+
+
+def bytes_read(pair) -> tuple[int, int]:
+    """Bytes the audit reads after login, and what GET USER of every user reads."""
+    from syncsh.diff import sweep
+    from syncsh.diff.collect import Differ
+    from syncsh.session import Session
+    from syncsh.targets import parse_target
+    transports = []
+
+    def open_pair():
+        out = []
+        for side in ("master", "replica"):
+            transport = Counting(parse_target(f"unix:{pair.socket(side)}").open())
+            session = Session(transport, learn=False)
+            session.open()
+            transport.read = 0
+            transports.append(transport)
+            out.append(session)
+        return tuple(out)
+
+    users = [f"b{n:04d}" for n in range(CYRUS_USERS)]
+    runner = sweep.Sweep(open_pair, lambda m, r, u: sweep.result_of(u, Differ(m, r).run([u], [])),
+                         jobs=4)
+    results = list(runner.run(iter(users)))
+    assert all(r.status == sweep.IDENTICAL for r in results), results[:3]
+    audit = sum(t.read for t in transports)
+    transports.clear()
+    master, replica = open_pair()
+    for user in users:
+        master.run(f"GET USER {user}")
+        replica.run(f"GET USER {user}")
+    baseline = sum(t.read for t in transports)
+    master.close()
+    replica.close()
+    return audit, baseline
+
+
+# ---------------------------------------------------------------------- many users
+
+def stores(count: int) -> tuple[str, str]:
+    """A master and a replica store (documented dialect) with `count` identical users."""
+    from syncsh.model import mailbox_uniqueid
+    from syncsh.server.store import Store
+    dirs = []
+    for side in ("m", "r"):
+        path = os.path.join(DATA, f"audit-{count}-{side}")
+        if not os.path.exists(os.path.join(path, "done")):
+            shutil.rmtree(path, ignore_errors=True)
+            os.makedirs(path)
+            store = Store(path)
+            with store.write():
+                for n in range(count):
+                    name = f"user.u{n:06d}"
+                    store.create_mailbox(name, mailbox_uniqueid(name, 1000),
+                                         f"u{n:06d}\tlrswipcda\t", 0, 1000)
+            store.close()
+            open(os.path.join(path, "done"), "w").close()
+        dirs.append(path)
+    return dirs[0], dirs[1]
+
+
+def audit_of(count: int) -> tuple[float, int]:
+    master, replica = stores(count)
+    server = f"{sys.executable} -m syncsh server --store"
+    seconds, rss, out = run_measured([*SYNCSH, "diff", f"exec:{server} {master}",
+                                      f"exec:{server} {replica}", "--all-users",
+                                      "--master-store", master, "--jobs", "4"])
+    assert f"{count} users compared".encode() in out, out[-300:]
+    return seconds, rss
+
+
+def many_user_figures() -> list[Figure]:
+    small_time, small_rss = audit_of(1_000)
+    big_time, big_rss = audit_of(100_000)
+    return [Figure("audit 100k users: peak RSS", big_rss, small_rss, "KiB",
+                   "<= 1.2x the peak RSS at 1k users", big_rss <= 1.2 * small_rss),
+            Figure("audit 100k users: users/s", 100_000 / big_time, 1_000 / small_time,
+                   "users/s", "reported (baseline: the 1k run)", None)]
+
+
+def measure() -> list[Figure]:
+    figures = many_user_figures()
+    if os.geteuid() != 0:
+        return figures + [Figure("audit 1k Cyrus users", float("nan"), float("nan"), "s",
+                                 "<= 1.0x sync_client -A", None, "not measured: needs root")]
+    return cyrus_figures() + figures
+
+
+if __name__ == "__main__":
+    for figure in measure():
+        print(figure.row())
