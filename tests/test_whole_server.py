@@ -138,3 +138,20 @@ def test_the_progress_bar_is_drawn_and_cleared_on_a_terminal(audit_pair, tmp_pat
         assert all(re.search(rf"^{user}\s+divergent", screen, re.M) for user in CHANGED)
     finally:
         term.close()
+
+
+def test_demo_audit_rechecks_and_reads_its_state(tmp_path):
+    proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--all-users", "--recheck", "0.1")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.decode().splitlines()[0].startswith("dpc22\tdivergent\t")
+    state = tmp_path / "state"
+    state.write_text('{"user": "dpc22", "status": "identical", "kinds": {}, "error": ""}\n')
+    proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--all-users", "--state", str(state))
+    assert proc.returncode == 0 and b"1 users compared" in proc.stdout     # taken as done
+    state.write_text("not json\n")
+    proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--all-users", "--state", str(state))
+    assert proc.returncode == 2 and proc.stderr.decode().count("\n") == 1
+    assert b"not a state line of syncsh diff" in proc.stderr
+    for bad in (["--jobs", "0"], ["--jobs", "99"], ["--rate", "0"], ["--user", "x"]):
+        proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--all-users", *bad)
+        assert proc.returncode == 2 and proc.stderr.decode().count("\n") == 1, bad

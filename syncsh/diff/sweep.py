@@ -133,6 +133,7 @@ class Sweep:
     def run(self, users: Iterable[str]):
         """Yield each user's result as it finishes. Closing the generator early (Ctrl-C)
         stops the workers after the users they are on."""
+        self.stop = threading.Event()             # a runner may run again (--recheck)
         todo: queue.Queue = queue.Queue(maxsize=self.jobs * 2)   # lazy: memory stays flat
         done: queue.Queue = queue.Queue()
         workers = [threading.Thread(target=self._work, args=(todo, done), daemon=True,
