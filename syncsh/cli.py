@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     except SyncshError as exc:
         if debug:
             raise
-        print(f"syncsh: {exc}", file=sys.stderr)
+        from syncsh.printable import printable      # (errors may quote the server)
+        print(f"syncsh: {printable(str(exc))}", file=sys.stderr)
         return Exit.ERROR
     except KeyboardInterrupt:
         print("syncsh: interrupted", file=sys.stderr)
@@ -276,7 +277,8 @@ def check_script(script: list[str], target, args, table) -> None:
 
 
 def _stderr_relay(line: str) -> None:
-    sys.stderr.write(line + "\n")
+    from syncsh.printable import printable
+    sys.stderr.write(printable(line) + "\n")
     sys.stderr.flush()
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 
 from syncsh.errors import ConnectionLost, SyncshError, UsageError, internal_error_line
+from syncsh.printable import printable, printable_bytes
 from syncsh.protocol import commands as C
 
 META = [
@@ -193,7 +194,7 @@ class Console:
     def _server_stderr(self, line: str) -> None:
         self.stderr_lines = getattr(self, "stderr_lines", [])[-50:] + [line]
         if self.trace:
-            print(f"  [server stderr] {line}", file=sys.stderr)
+            print(f"  [server stderr] {printable(line)}", file=sys.stderr)
 
     def _renderer(self, out=None):
         from syncsh.render import make_renderer
@@ -206,7 +207,7 @@ class Console:
         parts = [("class:toolbar.key", f" {self.target.text} ")]
         if s is not None:
             banner = s.banner.text if s.banner else ""
-            parts.append(("", f"{s.dialect} · {banner[:40]} "))
+            parts.append(("", f"{s.dialect} · {printable(banner[:40])} "))
             if s.user:
                 held = time.monotonic() - (s.user_since or time.monotonic())
                 parts.append(("class:toolbar.warn", f" lock {s.user} {held:.0f}s "))
@@ -270,8 +271,8 @@ class Console:
             start = time.monotonic()
 
             def trace(direction, raw, start=start):
-                print(f"{time.monotonic() - start:8.4f} {direction}: "
-                      f"{raw.decode('utf-8', 'replace').rstrip()}", file=sys.stderr)
+                shown = printable_bytes(raw.rstrip(b"\r\n"))     # server bytes: escaped
+                print(f"{time.monotonic() - start:8.4f} {direction}: {shown}", file=sys.stderr)
             hooks.append(trace)
         if self.fmt == "raw":
             hooks.append(renderer.wire)
@@ -533,10 +534,11 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
         except EOFError:
             break
         except ConnectionLost as exc:
-            print(f"syncsh: {exc} (\\reconnect to open {console.target.text} again)",
+            print(f"syncsh: {printable(str(exc))} "
+                  f"(\\reconnect to open {console.target.text} again)",
                   file=sys.stderr)
         except SyncshError as exc:
-            print(f"syncsh: {exc}", file=sys.stderr)
+            print(f"syncsh: {printable(str(exc))}", file=sys.stderr)
         except Exception as exc:            # a bug of ours: one line, and the session goes on
             say_internal_error(exc, console.args.debug)
     console.stop_recording()
@@ -549,7 +551,7 @@ def _connect_or_say(console: Console, target) -> None:
     try:
         console.connect(target)
     except SyncshError as exc:
-        print(f"syncsh: {exc}", file=sys.stderr)
+        print(f"syncsh: {printable(str(exc))}", file=sys.stderr)
         console.session = None
 
 
@@ -567,7 +569,8 @@ def _open_after_first_paint(console: Console, target, prompt) -> None:
             console.session = None
             # (exc= binds it now: the name is gone once the except clause ends)
             if isinstance(exc, SyncshError):
-                run_in_terminal(lambda exc=exc: print(f"syncsh: {exc}", file=sys.stderr))
+                run_in_terminal(lambda exc=exc: print(f"syncsh: {printable(str(exc))}",
+                                                      file=sys.stderr))
             else:
                 run_in_terminal(lambda exc=exc: say_internal_error(exc, console.args.debug))
             return
@@ -603,7 +606,7 @@ def run_snippet(console: Console, text: str, confirm) -> None:
         try:
             console.run_line(command, confirm)
         except SyncshError as exc:
-            print(f"syncsh: {exc}", file=sys.stderr)
+            print(f"syncsh: {printable(str(exc))}", file=sys.stderr)
             break
         except Exception as exc:
             say_internal_error(exc, console.args.debug)
