@@ -46,7 +46,15 @@ def _add_client_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "raw", "json"),
                    help="reply format (default: table on a terminal, raw when piped)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                   help="longest wait for any reply (default 30)")
+                   help="idle timeout: the longest wait for the server's next bytes (default 30)")
+    p.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                   help="overall bound on one whole reply, however it trickles in "
+                        "(default 20 x --timeout; 0: none)")
+    p.add_argument("--max-line", type=_size, default=8 << 20, metavar="BYTES",
+                   help="longest reply line kept; a longer one is skipped with an error "
+                        "(default 8M; K, M, G suffixes)")
+    p.add_argument("--max-greeting-lines", type=int, default=1000, metavar="N",
+                   help="most lines a server may send before its banner (default 1000)")
     p.add_argument("--dialect", choices=("seed", "2005", "2.3", "csync"),
                    help="override the dialect detected from the banner")
     guard = p.add_mutually_exclusive_group()
@@ -84,11 +92,28 @@ def target_options(args, *, interactive: bool):
                             sasl_mech=getattr(args, "sasl_mech", None),
                             insecure=getattr(args, "insecure", False),
                             via=getattr(args, "via", None),
-                            compress=not getattr(args, "no_compress", False))
+                            compress=not getattr(args, "no_compress", False),
+                            deadline=getattr(args, "deadline", None),
+                            max_line=getattr(args, "max_line", 8 << 20),
+                            max_greeting_lines=getattr(args, "max_greeting_lines", 1000))
     if interactive:
         options.ask = _ask_yes_no
         options.secret = _ask_secret
     return options
+
+
+def _size(text: str) -> int:
+    """A byte count: 1048576, 1024K, 16M, 1G."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = (text[:-1], units[text[-1].upper()]) if text[-1:].upper() in units \
+        else (text, 1)
+    try:
+        value = int(float(number) * unit)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+    if value < 1024:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1K")
+    return value
 
 
 def _ask_secret(question: str) -> str:

@@ -29,8 +29,10 @@ def password_for(target) -> str:
 def open_session(target, *, timeout: float = 30.0, dialect: str | None = None, on_stderr=None,
                  on_wire=None, server_verbosity: int = 0, learn: bool = True) -> Session:
     transport = target.open(on_stderr=on_stderr, server_verbosity=server_verbosity)
+    options = target.options
     session = Session(transport, timeout=timeout, dialect=dialect, on_wire=on_wire,
-                      target=target.text, learn=learn)
+                      target=target.text, learn=learn, deadline=options.deadline,
+                      max_line=options.max_line, max_greeting_lines=options.max_greeting_lines)
     try:
         session.open()
         if target.needs_login:
@@ -88,8 +90,7 @@ def starttls(session: Session, target) -> None:
     session.transport.start_tls(context, None if target.options.insecure else target.host)
     # the server greets again after the handshake
     session.banner = None
-    from syncsh.protocol.legacy import ClientConnection
-    session.conn = ClientConnection(session.dialect)
+    session.conn = session.new_codec(session.dialect)
     session.open()
 
 

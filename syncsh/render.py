@@ -182,6 +182,12 @@ class RawRenderer(Renderer):
             self._line(b"* " + capability.encode("utf-8", "surrogateescape"))
         self._line(banner.text.encode("utf-8", "surrogateescape"))
 
+    def event(self, event) -> None:
+        if isinstance(event, Untagged) and event.problem and not event.text:
+            # a line that was not kept (over --max-line): no bytes to show, so say so
+            self.flush()
+            print(f"syncsh: {printable(event.problem)}", file=sys.stderr)
+
     def wire(self, direction: str, raw: bytes) -> None:
         if direction != "S":
             return

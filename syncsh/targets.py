@@ -35,6 +35,9 @@ class TargetOptions:
     insecure: bool = False             # STARTTLS without certificate verification
     via: str | None = None             # csync:// through an SSH jump host
     compress: bool = True
+    deadline: float | None = None      # a whole reply's bound (None: 20 x timeout; 0: none)
+    max_line: int = 8 << 20            # the longest reply line (bytes) held
+    max_greeting_lines: int = 1000     # lines a server may send before its banner
 
     @staticmethod
     def warn(text: str) -> None:

@@ -93,7 +93,13 @@ def csyncatom(size: int) -> None:
         if line.upper().startswith(b"EXIT"):
             write(b"OK bye\r\n")
             return
-        write(b"* " + b"a" * size + b"\r\nOK success\r\n")
+        write(b"* ")
+        block = b"a" * (1 << 20)
+        left = size
+        while left > 0:
+            write(block[:left])
+            left -= len(block)
+        write(b"\r\nOK success\r\n")
 
 
 if __name__ == "__main__":
