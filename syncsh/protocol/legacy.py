@@ -357,6 +357,8 @@ class ClientConnection:
         else:
             status, _, text = decode(line.parts[0]).partition(" ")
             literals = line.literals
+            if status != "OK":      # a NO that quotes a name as a literal: part of its text
+                text = decode(b"".join(line.parts)).partition(" ")[2]
             text = text.rstrip()
         data = None
         code = None

@@ -204,14 +204,18 @@ class Framer:
         size = int(match.group(1))
         synchronising = not match.group(2)
         if self._discard_line:
-            if not synchronising:
+            if synchronising:
+                # no one says "go ahead": no bytes follow and the refused line ends here
+                self._discard_line = False
+            else:
                 self._skip_bytes = size
             return None
         if size > self.max_literal:
             self._reset_line()
-            self._discard_line = True
-            if not synchronising:
-                self._skip_bytes = size
+            if not synchronising:           # its bytes come all the same: skip them and
+                self._skip_bytes = size     # the rest of the line
+                self._discard_line = True
+            # (a synchronising one is never sent: the next line is the next command)
             return FrameError("Literal too large")
         self._parts.append(line[:match.start()])
         self._headers.append(line[match.start():])
