@@ -77,6 +77,10 @@ def _add_client_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--password-file", metavar="FILE",
                    help="csync://: read the password here (or SYNCSH_PASSWORD; never argv)")
     p.add_argument("--sasl-mech", metavar="MECH", help="csync://: PLAIN, LOGIN or SCRAM-SHA-256")
+    p.add_argument("--tls", choices=("require", "prefer", "off"),
+                   help="csync://: require: refuse a server without STARTTLS; prefer (default): "
+                        "TLS when offered, else no clear-text password but to loopback; off: "
+                        "never TLS")
     p.add_argument("--insecure", action="store_true",
                    help="csync://: STARTTLS without verifying the certificate")
     p.add_argument("--via", metavar="ssh://JUMP", help="csync://: tunnel through this SSH host")
@@ -95,7 +99,8 @@ def target_options(args, *, interactive: bool):
                             compress=not getattr(args, "no_compress", False),
                             deadline=getattr(args, "deadline", None),
                             max_line=getattr(args, "max_line", 8 << 20),
-                            max_greeting_lines=getattr(args, "max_greeting_lines", 1000))
+                            max_greeting_lines=getattr(args, "max_greeting_lines", 1000),
+                            tls=getattr(args, "tls", None))
     if interactive:
         options.ask = _ask_yes_no
         options.secret = _ask_secret
