@@ -102,7 +102,7 @@ def target_options(args, *, interactive: bool):
                             max_greeting_lines=getattr(args, "max_greeting_lines", 1000),
                             tls=getattr(args, "tls", None))
     if interactive:
-        options.ask = _ask_yes_no
+        options.ask = _ask_answer
         options.secret = _ask_secret
     return options
 
@@ -126,11 +126,13 @@ def _ask_secret(question: str) -> str:
     return getpass.getpass(question)
 
 
-def _ask_yes_no(question: str) -> bool:
+def _ask_answer(question: str) -> str | None:
+    """The answer typed (the host-key question wants 'yes', as OpenSSH does); None at the
+    end of input."""
     try:
-        return input(question).strip().lower() in ("y", "yes")
+        return input(question)
     except EOFError:
-        return False
+        return None
 
 
 def client_parser() -> argparse.ArgumentParser:

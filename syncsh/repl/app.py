@@ -581,12 +581,13 @@ def _open_after_first_paint(console: Console, target, prompt) -> None:
     asyncio.get_running_loop().call_soon(open_now)
 
 
-def _ask(question: str) -> bool:
+def _ask(question: str) -> str | None:
+    """The answer typed to a host-key question (which wants 'yes'); None if abandoned."""
     from prompt_toolkit.shortcuts import prompt
     try:
-        return prompt(question).strip().lower() in ("y", "yes")
+        return prompt(question)
     except (EOFError, KeyboardInterrupt):
-        return False
+        return None
 
 
 def _secret(question: str) -> str:
