@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             return SUBCOMMANDS[argv[0]](argv[1:])
         return run_client(argv)
     except SyncshError as exc:
-        if debug:
-            raise
+        # --debug adds the traceback, never changes the outcome's exit status
+        _traceback_if(debug)
         from syncsh.printable import printable      # (errors may quote the server)
         print(f"syncsh: {printable(str(exc))}", file=sys.stderr)
         return Exit.ERROR
@@ -169,11 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_broken_pipe()
         return Exit.OK
-    except Exception as exc:            # a bug of ours: still one line, unless --debug
-        if debug:
-            raise
-        print(internal_error_line(exc), file=sys.stderr)
+    except Exception as exc:            # a bug of ours: still one line (--debug: and where)
+        _traceback_if(debug)
+        print(internal_error_line(exc, debug), file=sys.stderr)
         return Exit.ERROR
+
+
+def _traceback_if(debug: bool) -> None:
+    if debug:
+        import traceback
+        traceback.print_exc()
 
 
 def _quiet_broken_pipe() -> None:
@@ -200,7 +205,8 @@ def read_script(items) -> list[str]:
                     text = handle.read()
         except OSError as exc:
             raise UsageError(f"cannot read {value}: {exc.strerror}") from None
-        lines += [line.rstrip("\r") for line in text.split("\n")
+        # each line trimmed as the REPL trims what is typed (` NOOP` is NOOP)
+        lines += [line.strip() for line in text.split("\n")
                   if line.strip() and not line.lstrip().startswith("#")]
     return lines
 
