@@ -105,3 +105,18 @@ def test_a_trickling_reply_ends_at_the_overall_deadline():
     assert len(result["stderr"]) == 1
     assert "did not end within 2s (the overall deadline: --deadline SECONDS raises it)" in \
         result["stderr"][0]
+
+
+def test_a_big_streamed_listing_fed_at_once_is_not_taken_for_a_long_line():
+    """Records stream apart from the line's limit, however many arrive in one piece."""
+    from syncsh.protocol import dlist
+    records = b" ".join(b"%%(UID %d MODSEQ 1 LAST_UPDATED 1 FLAGS () INTERNALDATE 1 SIZE 1 "
+                        b"GUID %040x)" % (uid, uid) for uid in range(1, 40001))
+    line = b"* MAILBOX %(MBOXNAME user.big RECORD (" + records + b"))\r\n"
+    reader = dlist.Reader(max_line=1 << 20)
+    assert len(line) > 4 << 20
+    reader.feed(line)
+    events = list(reader.events())
+    assert not any(isinstance(e, dlist.Text) for e in events)
+    assert sum(len(e.rows) if isinstance(e, dlist.RecordRun) else isinstance(e, dlist.Record)
+               for e in events) == 40000

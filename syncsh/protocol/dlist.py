@@ -257,6 +257,8 @@ class Reader:
         return True
 
     def _too_long(self) -> bool:
+        """Whether the line, waiting for more bytes, already holds more than max_line
+        (apart from the records it streamed)."""
         return len(self.buf) - self._budget_start > self.max_line
 
     def _refuse_line(self):
@@ -322,18 +324,19 @@ class Reader:
                 fast = self._fast_record()
                 if fast is not None:
                     return fast
-            if self._too_long():
+            if self.pos - self._budget_start > self.max_line:     # read, and not records
                 return self._refuse_line()
             match = _TOKEN.match(self.buf, self.pos)
             if match is None:
                 # a quoted string or a literal header cut by the end of the chunk
                 if self.pos >= len(self.buf) or (not self.eof and
                                                  self._line_end_ahead() < 0):
-                    return NEED
+                    return self._refuse_line() if self._too_long() else NEED
                 return self._bad_line("unreadable value")
             kind = match.lastgroup
             if match.end() == len(self.buf) and kind in ("atom", "ws") and not self.eof:
-                return NEED                  # the token may go on in the next chunk
+                # the token may go on in the next chunk (unless it is already too long)
+                return self._refuse_line() if self._too_long() else NEED
             if kind == "ws":
                 self.pos = match.end()
                 continue
