@@ -275,7 +275,8 @@ def run_one_shot(target, args, script: list[str]) -> int:
                 try:
                     print(upload(session, *parse_args(line.partition(" ")[2])))
                 except UploadFailed as exc:
-                    print(f"syncsh: \\upload: {exc}", file=sys.stderr)
+                    from syncsh.printable import printable
+                    print(f"syncsh: \\upload: {printable(str(exc))}", file=sys.stderr)
                     status = Exit.FAILED
                 continue
             for event in session.execute(line, batches=True):

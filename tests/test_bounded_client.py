@@ -120,3 +120,25 @@ def test_a_big_streamed_listing_fed_at_once_is_not_taken_for_a_long_line():
     assert not any(isinstance(e, dlist.Text) for e in events)
     assert sum(len(e.rows) if isinstance(e, dlist.RecordRun) else isinstance(e, dlist.Record)
                for e in events) == 40000
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 7])
+def test_literal_headers_cut_anywhere_are_read_alike(step):
+    """A literal's or a file's header cut between any two bytes (CR and LF included) is
+    never read as an atom."""
+    from syncsh.protocol import dlist
+    data = (b'* MAILBOX %(UNIQUEID u1 RECORD (%(UID 5 MODSEQ 6 LAST_UPDATED 1 FLAGS () '
+            b'INTERNALDATE 1 SIZE 2 GUID 0000000000000000000000000000000000000005 ANNOTATIONS '
+            b'(%(ENTRY /x USERID "" MODSEQ 0 VALUE {5+}\r\nhello)))))\r\n'
+            b'* X %{default 0000000000000000000000000000000000000005 3}\r\nabc\r\nOK success\r\n')
+
+    def events(chunks):
+        reader = dlist.Reader()
+        out = []
+        for chunk in chunks:
+            reader.feed(chunk)
+            out += [repr(e) for e in reader.events()]
+        return out
+    whole = events([data])
+    assert not any("problem='" in e for e in whole)
+    assert events([data[i:i + step] for i in range(0, len(data), step)]) == whole

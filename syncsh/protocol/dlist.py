@@ -326,6 +326,13 @@ class Reader:
                     return fast
             if self.pos - self._budget_start > self.max_line:     # read, and not records
                 return self._refuse_line()
+            head = self.buf[self.pos:self.pos + 2]
+            if head[:1] == b"{" or head == b"%{":
+                # a literal's header ends with its line end: until that has come, a header
+                # cut short (even between its CR and LF) would read as an atom
+                if not self.eof and self.buf.find(b"\n", self.pos, self.pos + 300) < 0 \
+                        and len(self.buf) - self.pos < 300:
+                    return NEED
             match = _TOKEN.match(self.buf, self.pos)
             if match is None:
                 # a quoted string or a literal header cut by the end of the chunk
