@@ -46,7 +46,15 @@ def _add_client_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "raw", "json"),
                    help="reply format (default: table on a terminal, raw when piped)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                   help="longest wait for any reply (default 30)")
+                   help="idle timeout: the longest wait for the server's next bytes (default 30)")
+    p.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                   help="overall bound on one whole reply, however it trickles in "
+                        "(default 20 x --timeout; 0: none)")
+    p.add_argument("--max-line", type=_size, default=8 << 20, metavar="BYTES",
+                   help="longest reply line kept; a longer one is skipped with an error "
+                        "(default 8M; K, M, G suffixes)")
+    p.add_argument("--max-greeting-lines", type=int, default=1000, metavar="N",
+                   help="most lines a server may send before its banner (default 1000)")
     p.add_argument("--dialect", choices=("seed", "2005", "2.3", "csync"),
                    help="override the dialect detected from the banner")
     guard = p.add_mutually_exclusive_group()
@@ -69,6 +77,10 @@ def _add_client_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--password-file", metavar="FILE",
                    help="csync://: read the password here (or SYNCSH_PASSWORD; never argv)")
     p.add_argument("--sasl-mech", metavar="MECH", help="csync://: PLAIN, LOGIN or SCRAM-SHA-256")
+    p.add_argument("--tls", choices=("require", "prefer", "off"),
+                   help="csync://: require: refuse a server without STARTTLS; prefer (default): "
+                        "TLS when offered, else no clear-text password but to loopback; off: "
+                        "never TLS")
     p.add_argument("--insecure", action="store_true",
                    help="csync://: STARTTLS without verifying the certificate")
     p.add_argument("--via", metavar="ssh://JUMP", help="csync://: tunnel through this SSH host")
@@ -84,11 +96,29 @@ def target_options(args, *, interactive: bool):
                             sasl_mech=getattr(args, "sasl_mech", None),
                             insecure=getattr(args, "insecure", False),
                             via=getattr(args, "via", None),
-                            compress=not getattr(args, "no_compress", False))
+                            compress=not getattr(args, "no_compress", False),
+                            deadline=getattr(args, "deadline", None),
+                            max_line=getattr(args, "max_line", 8 << 20),
+                            max_greeting_lines=getattr(args, "max_greeting_lines", 1000),
+                            tls=getattr(args, "tls", None))
     if interactive:
-        options.ask = _ask_yes_no
+        options.ask = _ask_answer
         options.secret = _ask_secret
     return options
+
+
+def _size(text: str) -> int:
+    """A byte count: 1048576, 1024K, 16M, 1G."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = (text[:-1], units[text[-1].upper()]) if text[-1:].upper() in units \
+        else (text, 1)
+    try:
+        value = int(float(number) * unit)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+    if value < 1024:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1K")
+    return value
 
 
 def _ask_secret(question: str) -> str:
@@ -96,11 +126,13 @@ def _ask_secret(question: str) -> str:
     return getpass.getpass(question)
 
 
-def _ask_yes_no(question: str) -> bool:
+def _ask_answer(question: str) -> str | None:
+    """The answer typed (the host-key question wants 'yes', as OpenSSH does); None at the
+    end of input."""
     try:
-        return input(question).strip().lower() in ("y", "yes")
+        return input(question)
     except EOFError:
-        return False
+        return None
 
 
 def client_parser() -> argparse.ArgumentParser:
@@ -126,9 +158,10 @@ def main(argv: list[str] | None = None) -> int:
             return SUBCOMMANDS[argv[0]](argv[1:])
         return run_client(argv)
     except SyncshError as exc:
-        if debug:
-            raise
-        print(f"syncsh: {exc}", file=sys.stderr)
+        # --debug adds the traceback, never changes the outcome's exit status
+        _traceback_if(debug)
+        from syncsh.printable import printable      # (errors may quote the server)
+        print(f"syncsh: {printable(str(exc))}", file=sys.stderr)
         return Exit.ERROR
     except KeyboardInterrupt:
         print("syncsh: interrupted", file=sys.stderr)
@@ -136,11 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_broken_pipe()
         return Exit.OK
-    except Exception as exc:            # a bug of ours: still one line, unless --debug
-        if debug:
-            raise
-        print(internal_error_line(exc), file=sys.stderr)
+    except Exception as exc:            # a bug of ours: still one line (--debug: and where)
+        _traceback_if(debug)
+        print(internal_error_line(exc, debug), file=sys.stderr)
         return Exit.ERROR
+
+
+def _traceback_if(debug: bool) -> None:
+    if debug:
+        import traceback
+        traceback.print_exc()
 
 
 def _quiet_broken_pipe() -> None:
@@ -167,7 +205,8 @@ def read_script(items) -> list[str]:
                     text = handle.read()
         except OSError as exc:
             raise UsageError(f"cannot read {value}: {exc.strerror}") from None
-        lines += [line.rstrip("\r") for line in text.split("\n")
+        # each line trimmed as the REPL trims what is typed (` NOOP` is NOOP)
+        lines += [line.strip() for line in text.split("\n")
                   if line.strip() and not line.lstrip().startswith("#")]
     return lines
 
@@ -236,7 +275,8 @@ def run_one_shot(target, args, script: list[str]) -> int:
                 try:
                     print(upload(session, *parse_args(line.partition(" ")[2])))
                 except UploadFailed as exc:
-                    print(f"syncsh: \\upload: {exc}", file=sys.stderr)
+                    from syncsh.printable import printable
+                    print(f"syncsh: \\upload: {printable(str(exc))}", file=sys.stderr)
                     status = Exit.FAILED
                 continue
             for event in session.execute(line, batches=True):
@@ -276,7 +316,8 @@ def check_script(script: list[str], target, args, table) -> None:
 
 
 def _stderr_relay(line: str) -> None:
-    sys.stderr.write(line + "\n")
+    from syncsh.printable import printable
+    sys.stderr.write(printable(line) + "\n")
     sys.stderr.flush()
 
 

@@ -4,6 +4,10 @@
     [targets]
     cyrus-2 = "ssh://cyrus@replica.example.org/usr/lib/cyrus/bin/sync_server"
 
+    [targets.replica-tls]
+    url = "csync://admin@replica.example.org"
+    tls = "require"                 # as --tls: require, prefer (the default) or off
+
     [targets.replica-ro]
     url = "ssh://replica.example.org"
     remote_command = "sync_server -C /etc/imapd.conf"
@@ -31,6 +35,7 @@ class NamedTarget:
     url: str
     read_only: bool = False
     remote_command: str | None = None
+    tls: str | None = None             # require, prefer or off (csync:// targets)
 
 
 @dataclass
@@ -81,7 +86,7 @@ def parse(data: dict, path: str = "<config>") -> Config:
         if isinstance(value, str):
             config.targets[name] = NamedTarget(name, value)
         elif isinstance(value, dict) and isinstance(value.get("url"), str):
-            unknown = set(value) - {"url", "read_only", "remote_command"}
+            unknown = set(value) - {"url", "read_only", "remote_command", "tls"}
             if unknown:
                 raise UsageError(f"{path}: targets.{name}: unknown key(s) {', '.join(sorted(unknown))}")
             if not isinstance(value.get("read_only", False), bool):
@@ -89,8 +94,12 @@ def parse(data: dict, path: str = "<config>") -> Config:
             command = value.get("remote_command")
             if command is not None and not isinstance(command, str):
                 raise UsageError(f"{path}: targets.{name}.remote_command must be a string")
+            tls = value.get("tls")
+            if tls is not None and tls not in ("require", "prefer", "off"):
+                raise UsageError(f'{path}: targets.{name}.tls must be "require", "prefer" or '
+                                 '"off"')
             config.targets[name] = NamedTarget(name, value["url"], value.get("read_only", False),
-                                               command)
+                                               command, tls)
         else:
             raise UsageError(f"{path}: targets.{name} must be a URL or a table with url")
     pairs = data.get("pairs", {})

@@ -29,8 +29,10 @@ def password_for(target) -> str:
 def open_session(target, *, timeout: float = 30.0, dialect: str | None = None, on_stderr=None,
                  on_wire=None, server_verbosity: int = 0, learn: bool = True) -> Session:
     transport = target.open(on_stderr=on_stderr, server_verbosity=server_verbosity)
+    options = target.options
     session = Session(transport, timeout=timeout, dialect=dialect, on_wire=on_wire,
-                      target=target.text, learn=learn)
+                      target=target.text, learn=learn, deadline=options.deadline,
+                      max_line=options.max_line, max_greeting_lines=options.max_greeting_lines)
     try:
         session.open()
         if target.needs_login:
@@ -49,16 +51,37 @@ def _capabilities(session) -> dict[str, list[str]]:
     return caps
 
 
+TLS_MODES = ("require", "prefer", "off")
+_CLEAR_TEXT = ("PLAIN", "LOGIN")                  # mechanisms that send the password itself
+
+
 def login(session: Session, target) -> None:
+    """STARTTLS as --tls says (libpq's sslmode: require, prefer, off), then SASL.
+
+    require: no STARTTLS offered (or the offer stripped on the way) is refused before any
+    credential is sent.  prefer (the default): TLS whenever offered; without it, a password
+    goes in clear (PLAIN, LOGIN) only to a loopback address.  off: never TLS, nothing
+    refused.  SCRAM is chosen whenever offered: it never sends the password."""
     from syncsh.protocol import sasl
     options = target.options
+    mode = options.tls or "prefer"
     caps = _capabilities(session)
-    if "STARTTLS" in caps:
+    encrypted = False
+    if "STARTTLS" in caps and mode != "off":
         starttls(session, target)
         caps = _capabilities(session)
+        encrypted = True
+    elif mode == "require":
+        raise ConnectionLost(f"{target.text} offers no STARTTLS and --tls require is set: "
+                             "nothing was sent (the offer may have been removed on the way)")
     if "SASL" not in caps:
         return                                    # pre-authenticated
     mech = sasl.choose(caps["SASL"], options.sasl_mech)
+    if not encrypted and mode == "prefer" and mech in _CLEAR_TEXT and \
+            not _peer_is_loopback(session, target):
+        raise ConnectionLost(f"{target.text} offers no STARTTLS and is not a loopback address: "
+                             f"SASL {mech} would send the password in clear, so nothing was "
+                             "sent (--tls off allows it; --tls require insists on TLS)")
     password = password_for(target)
     done = session.authenticate(mech, target.user, password)
     if not done.ok:
@@ -75,6 +98,28 @@ def login(session: Session, target) -> None:
                              "administrator: every command answers NO Permission denied")
 
 
+def _peer_is_loopback(session: Session, target) -> bool:
+    """Whether the connection ends on this machine's loopback: the socket's peer, or where
+    the jump host connects to (--via)."""
+    import ipaddress
+    import socket
+    sock = getattr(session.transport, "sock", None)
+    address = target.host
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            address = sock.getpeername()[0]
+        except OSError:
+            return False
+    elif address == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False                              # a host name seen from a jump host
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
 def starttls(session: Session, target) -> None:
     import ssl
     done = session.run("STARTTLS")[1]
@@ -88,8 +133,7 @@ def starttls(session: Session, target) -> None:
     session.transport.start_tls(context, None if target.options.insecure else target.host)
     # the server greets again after the handshake
     session.banner = None
-    from syncsh.protocol.legacy import ClientConnection
-    session.conn = ClientConnection(session.dialect)
+    session.conn = session.new_codec(session.dialect)
     session.open()
 
 

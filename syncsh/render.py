@@ -15,6 +15,7 @@ import sys
 from datetime import datetime, timezone
 
 from syncsh.model import Mailbox, Message, MessageBatch, SieveScript, parse_acl, is_null_guid
+from syncsh.printable import has_unsafe, printable
 from syncsh.protocol.legacy import (Banner, Continuation, ContentsItem, Done, Reserved,
                                     SelectInfo, Subscription, Untagged)
 
@@ -159,18 +160,64 @@ class Renderer:
 
 
 class RawRenderer(Renderer):
-    """The server's lines exactly as they came (CRLF shown as a newline)."""
+    """The server's lines exactly as they came (CRLF shown as a newline): byte for byte to
+    a pipe or a file; on a terminal, control characters escaped (they would drive it)."""
+
+    def __init__(self, out=None, **kwargs) -> None:
+        super().__init__(out, **kwargs)
+        self.on_terminal = _isatty(self.out)
+        # to a file, the very bytes: written to the binary stream under the text one
+        self._bytes = None if self.on_terminal else getattr(self.out, "buffer", None)
+
+    def _line(self, text: bytes) -> None:
+        if self._bytes is not None:
+            self.out.flush()
+            self._bytes.write(text + b"\n")
+        else:
+            text = text.decode("utf-8", "surrogateescape")
+            self.out.write((printable(text) if self.on_terminal else text) + "\n")
 
     def banner(self, banner: Banner, target: str = "") -> None:
         for capability in banner.capabilities:
-            self.out.write(f"* {capability}\n")
-        self.out.write(banner.text + "\n")
+            self._line(b"* " + capability.encode("utf-8", "surrogateescape"))
+        self._line(banner.text.encode("utf-8", "surrogateescape"))
+
+    def event(self, event) -> None:
+        if isinstance(event, Untagged) and event.problem and not event.text:
+            # a line that was not kept (over --max-line): no bytes to show, so say so
+            self.flush()
+            print(f"syncsh: {printable(event.problem)}", file=sys.stderr)
 
     def wire(self, direction: str, raw: bytes) -> None:
         if direction != "S":
             return
-        text = raw[:-2] if raw.endswith(b"\r\n") else raw.rstrip(b"\n")
-        self.out.write(text.decode("utf-8", "surrogateescape") + "\n")
+        self._line(raw[:-2] if raw.endswith(b"\r\n") else raw.rstrip(b"\n"))
+
+    def flush(self) -> None:
+        super().flush()
+        if self._bytes is not None:
+            try:
+                self._bytes.flush()
+            except (OSError, ValueError):
+                pass
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# C1 controls, DEL and undecodable bytes, which json.dumps(ensure_ascii=False) leaves as they
+# are: written as \u escapes instead (the same JSON string, and no terminal acts on them)
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\ud800-\udfff]")
+
+
+def _json_safe(text: str) -> str:
+    if _JSON_UNSAFE.search(text) is None:
+        return text
+    return _JSON_UNSAFE.sub(lambda m: "\\u%04x" % ord(m.group()), text)
 
 
 class JsonRenderer(Renderer):
@@ -197,7 +244,7 @@ class JsonRenderer(Renderer):
             # a run of a big listing, written directly: GUIDs are hex, UIDs numbers
             flag_json: dict = {}
             for flags in set(event.flags):
-                flag_json[flags] = json.dumps(list(flags), ensure_ascii=False)
+                flag_json[flags] = _json_safe(json.dumps(list(flags), ensure_ascii=False))
             self.out.write("".join([f'{{"type": "message", "uid": {uid}, "guid": "{guid}", '
                                     f'"flags": {flag_json[flags]}}}\n'
                                     for uid, guid, flags in zip(event.uids, event.guids,
@@ -205,11 +252,12 @@ class JsonRenderer(Renderer):
             return
         if type(event) is Message and event.modseq is None and event.internaldate is None:
             # the row of a big listing: written directly (GUIDs are hex, UIDs numbers)
-            flags = json.dumps(list(event.flags), ensure_ascii=False) if event.flags else "[]"
+            flags = _json_safe(json.dumps(list(event.flags), ensure_ascii=False)) \
+                if event.flags else "[]"
             self.out.write(f'{{"type": "message", "uid": {event.uid}, "guid": '
                            f'{json.dumps(event.guid)}, "flags": {flags}}}\n')
             return
-        self.out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
+        self.out.write(_json_safe(json.dumps(event_to_json(event), ensure_ascii=False)) + "\n")
 
 
 class TableRenderer(Renderer):
@@ -236,7 +284,8 @@ class TableRenderer(Renderer):
     # --- small things, drawn by rich
     def banner(self, banner: Banner, target: str = "") -> None:
         where = f"{target}: " if target else ""
-        self.out.write(self._paint("dim", f"{where}{banner.text}  ({banner.dialect} dialect)")
+        self.out.write(self._paint("dim", printable(f"{where}{banner.text}  "
+                                                    f"({banner.dialect} dialect)"))
                        + "\n")
 
     def command(self, line: str) -> None:
@@ -254,7 +303,7 @@ class TableRenderer(Renderer):
         grid.add_column(style="bold")
         grid.add_column(overflow="fold")
         grid.add_row("mailbox", f"[bold cyan]{_escape(box.name)}[/bold cyan]")
-        grid.add_row("uniqueid", box.uniqueid)
+        grid.add_row("uniqueid", _escape(box.uniqueid))
         if box.uidlast is not None:
             grid.add_row("uidlast", str(box.uidlast))
         if box.uidvalidity is not None:
@@ -269,7 +318,7 @@ class TableRenderer(Renderer):
             grid.add_row("highestmodseq", str(box.highestmodseq))
         for key in ("SYNC_CRC", "SYNC_CRC_ANNOT"):
             if key in fields:
-                grid.add_row(key.lower().replace("_", " "), str(fields[key]))
+                grid.add_row(key.lower().replace("_", " "), _escape(str(fields[key])))
         for key in ("RECENTTIME", "LAST_APPENDDATE", "POP3_LAST_LOGIN"):
             value = fields.get(key)
             if value not in (None, "0"):
@@ -302,20 +351,21 @@ class TableRenderer(Renderer):
         if self._crc is not None:
             self._crc.add(msg)
         guid_style = "null" if is_null_guid(msg.guid) else "guid"
-        flags = " ".join(self._paint("sysflag" if f.startswith("\\") else "flag", f)
+        flags = " ".join(self._paint("sysflag" if f.startswith("\\") else "flag", printable(f))
                          for f in msg.flags)
         extra = ""
         if self._modern:
             extra = (f"{msg.modseq or 0:>8}  {utc(msg.internaldate)[:19]:<19}  "
                      f"{msg.size if msg.size is not None else '':>9}  ")
         self.out.write(f"{self._paint('uid', f'{msg.uid:>10}')}  {extra}"
-                       f"{self._paint(guid_style, msg.guid.ljust(self._guid_width))}  {flags}\n")
+                       f"{self._paint(guid_style, printable(msg.guid).ljust(self._guid_width))}  {flags}\n")
         self._rows += 1
 
     def batch(self, batch: MessageBatch) -> None:
         if not batch.uids:
             return
-        if self._crc is not None or batch.modseqs is not None or self.color:
+        if self._crc is not None or batch.modseqs is not None or self.color or \
+                has_unsafe("".join(batch.guids)):
             for message in batch:
                 self.message(message)
             return
@@ -326,7 +376,7 @@ class TableRenderer(Renderer):
         else:
             start = 0
         width = self._guid_width
-        flag_text = {flags: " ".join(flags) for flags in set(batch.flags)}
+        flag_text = {flags: printable(" ".join(flags)) for flags in set(batch.flags)}
         self.out.write("".join([f"{uid:>10}  {guid.ljust(width)}  {flag_text[flags]}\n"
                                 for uid, guid, flags in zip(batch.uids[start:],
                                                             batch.guids[start:],
@@ -373,7 +423,7 @@ class TableRenderer(Renderer):
             self.console.print(f"sieve  [bold]{_escape(event.name)}[/bold]  {event.mtime}  "
                                f"[dim]{utc(event.mtime)}[/dim]{active}", markup=True)
         elif isinstance(event, Reserved):
-            self.console.print(f"reserved  [yellow]{event.guid}[/yellow]", markup=True)
+            self.console.print(f"reserved  [yellow]{_escape(event.guid)}[/yellow]", markup=True)
         elif isinstance(event, ContentsItem):
             self.console.print(f"[cyan]{event.uid:>10}[/cyan]  {utc(event.internaldate)}  "
                                f"{_escape(event.return_path)}  ({_escape(' '.join(event.flags))})"
@@ -396,20 +446,21 @@ class TableRenderer(Renderer):
             self._end_rows()
         elif isinstance(event, Quota):
             self._end_rows()
-            limits = "  ".join(f"{k} {v}" for k, v in event.resources)
+            limits = _escape("  ".join(f"{k} {v}" for k, v in event.resources))
             self.console.print(f"quota  [bold]{_escape(event.root)}[/bold]  limit {event.limit}"
                                f"  {limits}  [dim]modseq {event.modseq}[/dim]", markup=True)
         elif isinstance(event, Seen):
             self._end_rows()
-            self.console.print(f"seen  {event.uniqueid}  lastuid {event.lastuid}  "
+            self.console.print(f"seen  {_escape(event.uniqueid)}  lastuid {event.lastuid}  "
                                f"changed {event.lastchange} [dim]{utc(event.lastchange)}[/dim]  "
                                f"uids {_escape(event.seenuids)}", markup=True)
         elif isinstance(event, Missing):
-            self.console.print(f"missing  [yellow]{' '.join(event.guids)}[/yellow]", markup=True)
+            self.console.print(f"missing  [yellow]{_escape(' '.join(event.guids))}[/yellow]",
+                               markup=True)
         elif isinstance(event, DlistLine):
             self._end_rows()
             from syncsh.protocol.dlist import encode
-            self.console.print(f"{event.name}  {_escape(encode(event.value).decode('utf-8', 'replace'))}",
+            self.console.print(f"{_escape(event.name)}  {_escape(encode(event.value).decode('utf-8', 'replace'))}",
                                markup=True)
 
     def done(self, done: Done) -> None:
@@ -417,12 +468,13 @@ class TableRenderer(Renderer):
             info = done.data
             extra = f"  last recent uid {info.last_recent_uid}" \
                 if info.last_recent_uid is not None else ""
-            self.console.print(f"[green]OK[/green]  selected  uniqueid {info.uniqueid}  "
+            self.console.print(f"[green]OK[/green]  selected  uniqueid {_escape(info.uniqueid)}  "
                                f"uidlast {info.uidlast}  seen changed {info.seen_lastchange} "
                                f"[dim]{utc(info.seen_lastchange)}[/dim]{extra}", markup=True)
             return
         if isinstance(done.data, bytes):
-            self.out.write(done.data.decode("utf-8", "replace").rstrip("\r\n") + "\n")
+            self.out.write(printable(done.data.decode("utf-8", "replace").rstrip("\r\n"),
+                                     block=True) + "\n")
         colour = {"OK": "green", "NO": "red", "BAD": "bold red"}.get(done.status, "red")
         text = _escape(done.text)
         if done.code and done.status != "OK":
@@ -431,8 +483,9 @@ class TableRenderer(Renderer):
 
 
 def _escape(text: str) -> str:
+    """Server text for rich: control characters shown escaped, markup taken literally."""
     from rich.markup import escape
-    return escape(text)
+    return escape(printable(text))
 
 
 def make_renderer(fmt: str, out=None, **kwargs) -> Renderer:

@@ -11,6 +11,7 @@ import time
 from syncsh.errors import ConnectionLost, ProtocolError
 from syncsh.model import Mailbox, Message, MessageBatch
 from syncsh.protocol import commands
+from syncsh.protocol.wire import MAX_REPLY_LINE
 from syncsh.protocol.legacy import (NEED_DATA, Banner, ClientConnection, Continuation, Done,
                                     SelectInfo, Subscription)
 
@@ -65,12 +66,23 @@ class Learnt:
 
 
 class Session:
+    """``timeout`` is the idle timeout: the longest wait for the next bytes.  ``deadline``
+    bounds a whole reply (and the greeting) however its bytes trickle in; None: 20 times
+    the idle timeout.  ``max_line`` and ``max_greeting_lines`` bound what one line and the
+    lines before the banner may hold (memory stays flat whatever the server sends)."""
+
     def __init__(self, transport, *, timeout: float = 30.0, dialect: str | None = None,
-                 on_wire=None, target: str = "", learn: bool = True) -> None:
+                 on_wire=None, target: str = "", learn: bool = True,
+                 deadline: float | None = None, max_line: int = MAX_REPLY_LINE,
+                 max_greeting_lines: int = 1000) -> None:
         self.transport = transport
-        self.conn = ClientConnection(dialect)
+        self.max_line = max_line
+        self.max_greeting_lines = max_greeting_lines
+        self.conn = self.new_codec(dialect)
         self.login: str | None = None
         self.timeout = timeout
+        self.deadline = deadline if deadline is not None else 20 * timeout
+        self._reply_ends_by: float | None = None
         self.on_wire = on_wire            # (direction "C"/"S", raw bytes) for the wire view
         self.target = target
         self.banner: Banner | None = None
@@ -87,6 +99,27 @@ class Session:
     def dialect(self) -> str | None:
         return self.conn.dialect
 
+    def new_codec(self, dialect: str | None = None) -> ClientConnection:
+        """A documented-dialect codec with this session's limits (a fresh greeting)."""
+        return ClientConnection(dialect, max_line=self.max_line,
+                                max_greeting_lines=self.max_greeting_lines)
+
+    def _start_clock(self) -> None:
+        """The overall deadline of the reply (or greeting) now awaited starts now."""
+        self._reply_ends_by = time.monotonic() + self.deadline if self.deadline else None
+
+    def _wait(self) -> float:
+        """How long the next read may wait: the idle timeout, within the deadline."""
+        if self._reply_ends_by is None:
+            return self.timeout
+        left = self._reply_ends_by - time.monotonic()
+        if left <= 0:
+            self.closed = True          # the rest of the reply would come out of step
+            raise ConnectionLost(f"the reply from {self.target or 'the server'} did not end "
+                                 f"within {self.deadline:g}s (the overall deadline: "
+                                 "--deadline SECONDS raises it)")
+        return min(self.timeout, left)
+
     def _next_event(self):
         while True:
             event = self.conn.next_event()
@@ -99,10 +132,13 @@ class Session:
                     elif self.conn.last_raw:        # (events of an already shown line: none)
                         self.on_wire("S", self.conn.last_raw)
                 return event
+            wait = self._wait()
             try:
-                data = self.transport.recv(self.timeout)
+                data = self.transport.recv(wait)
             except ConnectionLost:
                 self.closed = True
+                if wait < self.timeout:
+                    self._wait()            # the deadline, not the idle timeout, ran out
                 raise
             if not data:
                 self.closed = True
@@ -112,13 +148,15 @@ class Session:
     def open(self) -> Banner:
         """Read the greeting (capability lines, then the banner); a modern server's banner
         switches the session to the dlist codec."""
+        self._start_clock()
         while True:
             event = self._next_event()
             if isinstance(event, Banner):
                 self.banner = event
                 if event.dialect == "csync":
                     from syncsh.protocol.csync import CsyncConnection
-                    self.conn = CsyncConnection(event, self.conn.framer.take_rest())
+                    self.conn = CsyncConnection(event, self.conn.framer.take_rest(),
+                                                max_line=self.max_line)
                 return event
 
     @property
@@ -138,6 +176,7 @@ class Session:
                 line += " " + (base64.b64encode(first).decode() or "=")
             data = self.conn.send(line)
             self.transport.send(data)
+            self._start_clock()
             while True:
                 event = self._next_event()
                 if isinstance(event, Done):
@@ -175,6 +214,7 @@ class Session:
         if self.on_wire is not None:
             self.on_wire("C", data)
         self._sent_at = time.monotonic()
+        self._start_clock()
         try:
             self.transport.send(data)
         except ConnectionLost:
@@ -205,6 +245,7 @@ class Session:
         rest of that reply and drop it, so that the next command gets its own.  What it did
         to the server's state (a lock taken, a mailbox selected) is still mirrored."""
         wire, self.on_wire = self.on_wire, None
+        self._start_clock()
         try:
             while True:
                 event = self._next_event()

@@ -35,6 +35,10 @@ class TargetOptions:
     insecure: bool = False             # STARTTLS without certificate verification
     via: str | None = None             # csync:// through an SSH jump host
     compress: bool = True
+    deadline: float | None = None      # a whole reply's bound (None: 20 x timeout; 0: none)
+    max_line: int = 8 << 20            # the longest reply line (bytes) held
+    max_greeting_lines: int = 1000     # lines a server may send before its banner
+    tls: str | None = None             # csync://: require, prefer (None) or off
 
     @staticmethod
     def warn(text: str) -> None:
@@ -240,6 +244,8 @@ def _named(text: str, demo_dir, options: TargetOptions) -> Target:
         raise UsageError(f"named target {text!r}: {named.url!r} is not a target URL")
     if named.remote_command and not options.remote_command:
         options = TargetOptions(**{**options.__dict__, "remote_command": named.remote_command})
+    if named.tls and not options.tls:             # (--tls on the command line wins)
+        options = TargetOptions(**{**options.__dict__, "tls": named.tls})
     target = parse_target(named.url, demo_dir=demo_dir, options=options)
     target.text = text
     target.read_only = named.read_only

@@ -54,11 +54,15 @@ def children(pid: int) -> list[int]:
 
 
 class Sshd:
-    def __init__(self, directory, client_key_pub, name="sshd"):
+    """``host_key_type``: the one host key it offers; ``extra``: more sshd_config lines
+    ({port} stands for its own port)."""
+
+    def __init__(self, directory, client_key_pub, name="sshd", host_key_type="ed25519",
+                 extra=""):
         self.dir = directory / name
         self.dir.mkdir()
         self.port = free_port()
-        self.host_key = keygen(self.dir / "host_ed25519")
+        self.host_key = keygen(self.dir / f"host_{host_key_type}", kind=host_key_type)
         self.authorized = self.dir / "authorized_keys"
         self.authorized.write_text(open(str(client_key_pub)).read())
         self.authorized.chmod(0o600)
@@ -68,7 +72,7 @@ class Sshd:
             f"AuthorizedKeysFile {self.authorized}\nPidFile {self.dir / 'pid'}\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
             "StrictModes no\nPermitRootLogin prohibit-password\nAllowTcpForwarding yes\n"
-            "LogLevel ERROR\n")
+            "LogLevel ERROR\n" + extra.format(port=self.port))
         os.makedirs("/run/sshd", exist_ok=True)
         self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)],
                                      stderr=open(self.dir / "log", "w"))

@@ -23,22 +23,29 @@ def require(tool: str, package: str) -> None:
 
 
 class Tmux:
+    """A terminal of its own: its own tmux server (-L), so that test runs side by side
+    never share one (a server exits under another run when its last session closes)."""
+
     def __init__(self, command: str, env: dict, width: int = 120, height: int = 50) -> None:
         self.name = f"syncsh-test-{os.getpid()}-{time.monotonic_ns()}"
         self.env = env
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width),
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", str(width),
                         "-y", str(height), command], check=True, env=env)
 
+    @property
+    def tmux(self) -> list[str]:
+        return ["tmux", "-L", self.name]
+
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-S", "-200", "-t", self.name],
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-S", "-200", "-t", self.name],
                               capture_output=True, text=True).stdout
 
     def visible(self) -> str:
         """The screen as it stands (tmux keeps a screen cleared from its top in history)."""
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name],
                               capture_output=True, text=True).stdout
 
     def wait_for(self, text: str, timeout: float = 15.0) -> str:
@@ -51,7 +58,7 @@ class Tmux:
         raise AssertionError(f"{text!r} never appeared:\n{self.screen()}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 def test_in_a_real_terminal(tmp_path):

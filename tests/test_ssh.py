@@ -167,14 +167,21 @@ def test_replicate_over_ssh(ssh):
     assert b" 4156 1062968731" in proc.stdout
 
 
-def test_sshd_killed_mid_session_one_shot_exit_2(ssh):
+def test_sshd_killed_mid_session_one_shot_exit_2(ssh, tmp_path):
     import threading
-    slow = f"sh -c 'sleep 1; {ssh.command}'"
-    timer = threading.Timer(0.6, ssh.server.kill_sessions)   # before the banner arrives
-    timer.start()
+    started = tmp_path / "started"
+    slow = f"sh -c 'touch {started}; sleep 3; {ssh.command}'"
+
+    def kill_once_started():               # the session is up, the banner not yet sent
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ssh.server.kill_sessions()
+    killer = threading.Thread(target=kill_once_started)
+    killer.start()
     proc = syncsh("ssh://replica", "--ssh-config", str(ssh.config), "--remote-command", slow,
                   "-c", "quota user.dpc22")
-    timer.join()
+    killer.join()
     err = proc.stderr.decode().strip()
     assert proc.returncode == 2
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err

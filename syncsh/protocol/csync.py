@@ -81,8 +81,8 @@ def events_of_line(name: str, value) -> list:
 class CsyncConnection:
     dialect = "csync"
 
-    def __init__(self, banner=None, leftover: bytes = b"") -> None:
-        self.reader = dlist.Reader()
+    def __init__(self, banner=None, leftover: bytes = b"", *, max_line: int = dlist.MAX_REPLY_LINE) -> None:
+        self.reader = dlist.Reader(max_line=max_line)
         self.banner = banner
         self.in_flight: str | None = None
         self.queue: list = []

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from syncsh.errors import ProtocolError
+from syncsh.protocol.wire import MAX_REPLY_LINE
 
 _ATOM_OK = re.compile(rb'[^\x00-\x1e\x7f-\xff {()"%%*\\]{1,1023}\Z')
 _QUOTED_OK = re.compile(rb'[^\x80-\xff\r\n"%%\\]{0,1023}\Z')
@@ -172,14 +173,24 @@ def _unquote(value: bytes) -> str:
 
 
 class Reader:
-    """Feed bytes, pull events: Line, Text, RecordsStart, Record, RecordsEnd."""
+    """Feed bytes, pull events: Line, Text, RecordsStart, Record, RecordsEnd.
 
-    def __init__(self, *, max_literal: int = 1 << 31) -> None:
-        self.buf = b""
+    Bounded on hostile input: a line (apart from the records it streams) or a single value
+    longer than ``max_line`` is skipped to its end, never held; the buffer is a bytearray
+    cut at its front only once half of it is read, and searches resume where they stopped,
+    so time is linear in the input however it is cut into pieces."""
+
+    def __init__(self, *, max_literal: int = 1 << 31, max_line: int = MAX_REPLY_LINE) -> None:
+        self.buf = bytearray()
         self.pos = 0
         self.raw_start = 0            # where the bytes of the next event begin
         self.eof = False
         self.max_literal = max_literal
+        self.max_line = max_line
+        self.line_start = 0
+        self._budget_start = 0        # the line's bytes since here count against max_line
+        self._scanned = 0             # no line end between pos and here
+        self._discarding = False      # dropping the rest of a refused line
         self.runs = False             # RECORD lists may come as RecordRun events
         self._reset_line()            # (and _slow_records: records to read one by one)
 
@@ -195,13 +206,18 @@ class Reader:
             self.eof = True
             return
         keep = min(self.raw_start, self.pos)
-        self.buf = self.buf[keep:] + data
-        self.pos -= keep
-        self.raw_start -= keep
+        if keep and keep * 2 >= len(self.buf):
+            del self.buf[:keep]             # (amortised: at most once per half read)
+            self.pos -= keep
+            self.raw_start -= keep
+            self.line_start -= keep
+            self._budget_start -= keep
+            self._scanned = max(0, self._scanned - keep)
+        self.buf += data
 
     def take_raw(self) -> bytes:
         """The bytes the events since the last call were read from (the raw wire view)."""
-        raw = self.buf[self.raw_start:self.pos]
+        raw = bytes(self.buf[self.raw_start:self.pos])
         self.raw_start = self.pos
         return raw
 
@@ -217,9 +233,41 @@ class Reader:
             yield event
 
     def next_event(self):
+        if self._discarding and not self._discard():
+            return NEED
         if not self.in_line:
             return self._line_start()
         return self._value_step()
+
+    def _line_end_ahead(self) -> int:
+        """Where the current physical line ends, or -1; never searching a byte twice."""
+        end = self.buf.find(b"\n", max(self.pos, self._scanned))
+        if end < 0:
+            self._scanned = len(self.buf)
+        return end
+
+    def _discard(self) -> bool:
+        """Drop the refused line's bytes as they come; True once its end is passed."""
+        end = self._line_end_ahead()
+        self.pos = len(self.buf) if end < 0 else end + 1
+        self.raw_start = self.pos           # (its bytes are not shown, nor kept)
+        if end < 0:
+            return False
+        self._discarding = False
+        return True
+
+    def _too_long(self) -> bool:
+        """Whether the line, waiting for more bytes, already holds more than max_line
+        (apart from the records it streamed)."""
+        return len(self.buf) - self._budget_start > self.max_line
+
+    def _refuse_line(self):
+        """A line over max_line: skipped to its end, said in one Text."""
+        self._reset_line()
+        self._discarding = True
+        self._discard()
+        return Text("", problem=f"a reply line over {self.max_line} bytes was skipped "
+                                "(the limit: --max-line BYTES raises it)")
 
     # ------------------------------------------------------------------ lines
 
@@ -231,22 +279,22 @@ class Reader:
             return NEED
         if buf[pos:pos + 2] != b"* ":
             return self._text_line()
-        match = _LINE_HEAD.match(buf, pos)
+        self.line_start = self._budget_start = pos
+        # (a NAME is short: the head is looked for in the line's first KiB only)
+        match = _LINE_HEAD.match(buf, pos, min(len(buf), pos + 1024))
         if match is None:
-            if b"\n" not in buf[pos:pos + 1024] and not self.eof:
-                return NEED
             return self._text_line()
         self.name = match.group(1).decode("ascii", "replace")
         self.in_line = True
-        self.line_start = pos
         self.pos = match.end()
         return self._value_step()
 
     def _text_line(self):
-        end = self.buf.find(b"\n", self.pos)
+        self.line_start = self._budget_start = self.pos
+        end = self._line_end_ahead()
         if end < 0:
             if not self.eof:
-                return NEED
+                return self._refuse_line() if self._too_long() else NEED
             end = len(self.buf)
         line = self.buf[self.pos:end].rstrip(b"\r")
         self.pos = end + 1
@@ -255,13 +303,11 @@ class Reader:
     def _bad_line(self, reason: str):
         """Skip to the end of the physical line and say what was wrong."""
         start = self.line_start
-        end = self.buf.find(b"\n", self.pos)
-        if end < 0:
-            end = len(self.buf)
-        text = self.buf[start:end].rstrip(b"\r").decode("utf-8", "replace")
-        self.pos = end + 1
+        text = bytes(self.buf[start:start + 300]).split(b"\n", 1)[0].rstrip(b"\r")
         self._reset_line()
-        return Text(text[:200], problem=reason)
+        self._discarding = True             # the rest of the line, wherever it ends
+        self._discard()
+        return Text(text.decode("utf-8", "replace")[:200], problem=reason)
 
     # ------------------------------------------------------------------ values
 
@@ -278,16 +324,26 @@ class Reader:
                 fast = self._fast_record()
                 if fast is not None:
                     return fast
+            if self.pos - self._budget_start > self.max_line:     # read, and not records
+                return self._refuse_line()
+            head = self.buf[self.pos:self.pos + 2]
+            if head[:1] == b"{" or head == b"%{":
+                # a literal's header ends with its line end: until that has come, a header
+                # cut short (even between its CR and LF) would read as an atom
+                if not self.eof and self.buf.find(b"\n", self.pos, self.pos + 300) < 0 \
+                        and len(self.buf) - self.pos < 300:
+                    return NEED
             match = _TOKEN.match(self.buf, self.pos)
             if match is None:
                 # a quoted string or a literal header cut by the end of the chunk
                 if self.pos >= len(self.buf) or (not self.eof and
-                                                 self.buf.find(b"\n", self.pos) < 0):
-                    return NEED
+                                                 self._line_end_ahead() < 0):
+                    return self._refuse_line() if self._too_long() else NEED
                 return self._bad_line("unreadable value")
             kind = match.lastgroup
             if match.end() == len(self.buf) and kind in ("atom", "ws") and not self.eof:
-                return NEED                  # the token may go on in the next chunk
+                # the token may go on in the next chunk (unless it is already too long)
+                return self._refuse_line() if self._too_long() else NEED
             if kind == "ws":
                 self.pos = match.end()
                 continue
@@ -304,8 +360,9 @@ class Reader:
                     if self.eof:
                         return self._bad_line("literal cut short")
                     return NEED
-                data = self.buf[match.end():match.end() + size]
+                data = bytes(self.buf[match.end():match.end() + size])
                 self.pos = match.end() + size
+                self._budget_start = self.pos        # (a literal is bounded by its own limit)
                 value = data if kind == "lit" else File(match.group("part").decode(),
                                                         match.group("guid").decode(), data)
                 event = self._add(value)
@@ -362,6 +419,7 @@ class Reader:
         if frame[2]:                      # a record of a streamed RECORD list
             if self._slow_records:
                 self._slow_records -= 1
+            self._budget_start = self.pos          # (streamed records are not held)
             return Record(value) if isinstance(value, KV) else None
         if isinstance(container, KV):
             if frame[1] is None:
@@ -392,6 +450,7 @@ class Reader:
             record["ANNOTATIONS"] = [
                 KV(ENTRY=_unquote(e), USERID=_unquote(u), MODSEQ=m.decode(), VALUE=_unquote(v))
                 for e, u, m, v in _FAST_ANNOT.findall(annots)]
+        self._budget_start = self.pos
         return Record(record)
 
     def _record_run(self) -> RecordRun | None:
@@ -410,7 +469,7 @@ class Reader:
             self._slow_records = count      # something else among them: the careful path
             return None
         lead = pos - self.raw_start
-        self.pos = stop
+        self.pos = self._budget_start = stop
         return RecordRun(rows, lead)
 
     def _line_end(self):

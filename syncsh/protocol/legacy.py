@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from syncsh.errors import ProtocolError
 from syncsh.model import FlagSets, Mailbox, Message, MessageBatch, SieveScript
 from syncsh.protocol import commands
-from syncsh.protocol.wire import (ATOM, LITERAL, LPAREN, RPAREN, SP, STRING, CRLF, Framer,
-                                  FrameError, LogicalLine, Token, decode, raw_of, tokenize)
+from syncsh.protocol.wire import (ATOM, LITERAL, LPAREN, MAX_REPLY_LINE, RPAREN, SP, STRING,
+                                  CRLF, Framer, FrameError, LogicalLine, Token, decode, raw_of,
+                                  tokenize)
 
 NEED_DATA = "need-data"
 _FINAL_WORDS = (b"OK", b"NO", b"BAD")
@@ -144,9 +145,17 @@ def is_banner_end(line: str) -> bool:
 
 # --------------------------------------------------------------------------- connection
 
+class GreetingTooLong(ProtocolError):
+    """More lines before the banner than any server sends: a flood, not a greeting."""
+
+
 class ClientConnection:
-    def __init__(self, dialect: str | None = None) -> None:
-        self.framer = Framer()
+    def __init__(self, dialect: str | None = None, *, max_line: int = MAX_REPLY_LINE,
+                 max_greeting_lines: int = 1000) -> None:
+        self.framer = Framer(max_line=max_line)
+        self.max_line = max_line
+        self.max_greeting_lines = max_greeting_lines
+        self._greeting_lines = 0
         self.forced_dialect = dialect
         self.dialect = dialect
         self.banner: Banner | None = None
@@ -162,8 +171,8 @@ class ClientConnection:
     @property
     def last_raw(self) -> bytes:
         line = self.last_line
-        if line is None:
-            return b""
+        if line is None or isinstance(line, FrameError):
+            return b""                    # (a refused line: its bytes were never kept)
         return line.raw if isinstance(line, _Run) else raw_of(line)
 
     def send(self, line: str | bytes) -> bytes:
@@ -197,7 +206,11 @@ class ClientConnection:
             self._slow_lines -= 1
         self.last_line = item
         if isinstance(item, FrameError):
-            return Untagged("", problem=item.reason)
+            if self.banner is None:
+                raise GreetingTooLong(f"a greeting line over {self.max_line} bytes "
+                                      "(the limit: --max-line BYTES raises it)")
+            return Untagged("", problem=f"a reply line over {self.max_line} bytes was "
+                                        "skipped (the limit: --max-line BYTES raises it)")
         if self.banner is None:
             return self._greeting(item)
         return self.parse_reply_line(item)
@@ -237,7 +250,7 @@ class ClientConnection:
         if len(uids) < _RUN_MIN_LINES:
             self._slow_lines = len(uids)
             return None
-        self.last_line = _Run(buf[start:stop])
+        self.last_line = _Run(bytes(buf[start:stop]))
         self.framer.skip_to(stop)
         return MessageBatch(uids, guids, flags)
 
@@ -271,6 +284,11 @@ class ClientConnection:
     def _greeting(self, line):
         text = _text(line)
         if not is_banner_end(text):
+            self._greeting_lines += 1
+            if self._greeting_lines > self.max_greeting_lines:
+                raise GreetingTooLong(f"over {self.max_greeting_lines} lines before the "
+                                      "server's banner (the limit: --max-greeting-lines N "
+                                      "raises it)")
             if text.startswith("* "):
                 self.capabilities.append(text[2:])
                 return Untagged(text)
@@ -339,6 +357,8 @@ class ClientConnection:
         else:
             status, _, text = decode(line.parts[0]).partition(" ")
             literals = line.literals
+            if status != "OK":      # a NO that quotes a name as a literal: part of its text
+                text = decode(b"".join(line.parts)).partition(" ")[2]
             text = text.rstrip()
         data = None
         code = None

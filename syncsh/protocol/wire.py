@@ -19,6 +19,10 @@ from syncsh.errors import ProtocolError
 
 CRLF = b"\r\n"
 
+# The longest reply line a client holds (a longer one is skipped, said in one line): reply
+# lines are short, but for a modern server's lists (MISSING, LSUB); records stream apart.
+MAX_REPLY_LINE = 8 << 20
+
 MAX_ATOM = 1023
 MAX_QUOTED = 1023
 
@@ -78,6 +82,10 @@ class Framer:
     ``server_side`` makes it ask for ``+ go ahead`` on synchronising literals; a client
     reading replies simply reads the bytes.  Oversized lines and literals are refused
     without being held in memory.
+
+    The buffer is a bytearray that grows at its end and is cut at its front only once half
+    of it has been read, and the search for a line end resumes where the last one stopped:
+    a line arriving in many pieces costs time in proportion to its length, not its square.
     """
 
     def __init__(self, *, server_side: bool = False, max_line: int = 64 << 20,
@@ -85,8 +93,9 @@ class Framer:
         self.server_side = server_side
         self.max_line = max_line
         self.max_literal = max_literal
-        self._buf = b""
+        self._buf = bytearray()
         self._pos = 0
+        self._scanned = 0            # no line end before this offset (from _pos on)
         self._parts: list[bytes] = []
         self._headers: list[bytes] = []
         self._literal_size = -1      # >= 0 while reading a literal's bytes
@@ -99,16 +108,16 @@ class Framer:
         if not data:
             self.eof = True
             return
-        if self._pos:
-            self._buf = self._buf[self._pos:] + data
+        if self._pos and self._pos * 2 >= len(self._buf):
+            del self._buf[:self._pos]            # (amortised: at most once per half read)
+            self._scanned = max(0, self._scanned - self._pos)
             self._pos = 0
-        else:
-            self._buf += data
+        self._buf += data
 
     def take_rest(self) -> bytes:
         """Every byte received and not yet framed (a codec switch hands them on)."""
-        rest = self._buf[self._pos:]
-        self._buf, self._pos = b"", 0
+        rest = bytes(self._buf[self._pos:])
+        self._buf, self._pos, self._scanned = bytearray(), 0, 0
         return rest
 
     @property
@@ -157,8 +166,9 @@ class Framer:
                 if item is not True:
                     return item
                 continue
-            end = self._buf.find(b"\n", self._pos)
+            end = self._buf.find(b"\n", max(self._pos, self._scanned))
             if end < 0:
+                self._scanned = len(self._buf)
                 if len(self._buf) - self._pos > self.max_line and not self._discard_line:
                     self._pos = len(self._buf)
                     self._discard_line = True
@@ -167,13 +177,14 @@ class Framer:
                 if self._discard_line:
                     self._pos = len(self._buf)
                 return None
-            line = self._buf[self._pos:end]
+            if end - self._pos > self.max_line + 1 and not self._discard_line:
+                self._pos = end + 1
+                self._reset_line()                   # arrived whole, but too long all the same
+                return FrameError("Line too long")
+            line = bytes(self._buf[self._pos:end])
             self._pos = end + 1
             if line.endswith(b"\r"):
                 line = line[:-1]
-            if len(line) > self.max_line and not self._discard_line:
-                self._reset_line()                   # arrived whole, but too long all the same
-                return FrameError("Line too long")
             item = self._complete_physical_line(line)
             if item is not None:
                 return item
@@ -193,14 +204,18 @@ class Framer:
         size = int(match.group(1))
         synchronising = not match.group(2)
         if self._discard_line:
-            if not synchronising:
+            if synchronising:
+                # no one says "go ahead": no bytes follow and the refused line ends here
+                self._discard_line = False
+            else:
                 self._skip_bytes = size
             return None
         if size > self.max_literal:
             self._reset_line()
-            self._discard_line = True
-            if not synchronising:
-                self._skip_bytes = size
+            if not synchronising:           # its bytes come all the same: skip them and
+                self._skip_bytes = size     # the rest of the line
+                self._discard_line = True
+            # (a synchronising one is never sent: the next line is the next command)
             return FrameError("Literal too large")
         self._parts.append(line[:match.start()])
         self._headers.append(line[match.start():])
@@ -215,7 +230,7 @@ class Framer:
         size = self._literal_size
         if len(self._buf) - self._pos < size:
             return None
-        self._parts.append(self._buf[self._pos:self._pos + size])
+        self._parts.append(bytes(self._buf[self._pos:self._pos + size]))
         self._pos += size
         self._literal_size = -1
         return True

@@ -8,6 +8,7 @@ import sys
 import time
 
 from syncsh.errors import ConnectionLost, SyncshError, UsageError, internal_error_line
+from syncsh.printable import printable, printable_bytes
 from syncsh.protocol import commands as C
 
 META = [
@@ -193,7 +194,7 @@ class Console:
     def _server_stderr(self, line: str) -> None:
         self.stderr_lines = getattr(self, "stderr_lines", [])[-50:] + [line]
         if self.trace:
-            print(f"  [server stderr] {line}", file=sys.stderr)
+            print(f"  [server stderr] {printable(line)}", file=sys.stderr)
 
     def _renderer(self, out=None):
         from syncsh.render import make_renderer
@@ -260,8 +261,8 @@ class Console:
             start = time.monotonic()
 
             def trace(direction, raw, start=start):
-                print(f"{time.monotonic() - start:8.4f} {direction}: "
-                      f"{raw.decode('utf-8', 'replace').rstrip()}", file=sys.stderr)
+                shown = printable_bytes(raw.rstrip(b"\r\n"))     # server bytes: escaped
+                print(f"{time.monotonic() - start:8.4f} {direction}: {shown}", file=sys.stderr)
             hooks.append(trace)
         if self.fmt == "raw":
             hooks.append(renderer.wire)
@@ -523,10 +524,11 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
         except EOFError:
             break
         except ConnectionLost as exc:
-            print(f"syncsh: {exc} (\\reconnect to open {console.target.text} again)",
+            print(f"syncsh: {printable(str(exc))} "
+                  f"(\\reconnect to open {console.target.text} again)",
                   file=sys.stderr)
         except SyncshError as exc:
-            print(f"syncsh: {exc}", file=sys.stderr)
+            print(f"syncsh: {printable(str(exc))}", file=sys.stderr)
         except Exception as exc:            # a bug of ours: one line, and the session goes on
             say_internal_error(exc, console.args.debug)
     console.stop_recording()
@@ -539,7 +541,7 @@ def _connect_or_say(console: Console, target) -> None:
     try:
         console.connect(target)
     except SyncshError as exc:
-        print(f"syncsh: {exc}", file=sys.stderr)
+        print(f"syncsh: {printable(str(exc))}", file=sys.stderr)
         console.session = None
 
 
@@ -557,7 +559,8 @@ def _open_after_first_paint(console: Console, target, prompt) -> None:
             console.session = None
             # (exc= binds it now: the name is gone once the except clause ends)
             if isinstance(exc, SyncshError):
-                run_in_terminal(lambda exc=exc: print(f"syncsh: {exc}", file=sys.stderr))
+                run_in_terminal(lambda exc=exc: print(f"syncsh: {printable(str(exc))}",
+                                                      file=sys.stderr))
             else:
                 run_in_terminal(lambda exc=exc: say_internal_error(exc, console.args.debug))
             return
@@ -568,12 +571,13 @@ def _open_after_first_paint(console: Console, target, prompt) -> None:
     asyncio.get_running_loop().call_soon(open_now)
 
 
-def _ask(question: str) -> bool:
+def _ask(question: str) -> str | None:
+    """The answer typed to a host-key question (which wants 'yes'); None if abandoned."""
     from prompt_toolkit.shortcuts import prompt
     try:
-        return prompt(question).strip().lower() in ("y", "yes")
+        return prompt(question)
     except (EOFError, KeyboardInterrupt):
-        return False
+        return None
 
 
 def _secret(question: str) -> str:
@@ -593,7 +597,7 @@ def run_snippet(console: Console, text: str, confirm) -> None:
         try:
             console.run_line(command, confirm)
         except SyncshError as exc:
-            print(f"syncsh: {exc}", file=sys.stderr)
+            print(f"syncsh: {printable(str(exc))}", file=sys.stderr)
             break
         except Exception as exc:
             say_internal_error(exc, console.args.debug)

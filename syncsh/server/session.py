@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from syncsh.model import is_null_guid, mailbox_uniqueid
 from syncsh.protocol.wire import (ATOM, LITERAL, SP, STRING, ContinuationRequest, FrameError, Framer,
                                   Token, astring, decode, literal, quoted_or_literal, tokenize)
 from syncsh.errors import ProtocolError
+from syncsh.printable import printable
 from syncsh.server.args import Args, Bad, No, read_flag_list, to_number
 from syncsh.server.store import NewMessage, Store, StoreError, UserLock
 
@@ -40,6 +42,30 @@ def valid_mailbox_name(name: str) -> bool:
 
 def valid_user(user: str) -> bool:
     return _USER.match(user) is not None
+
+
+def _shown(value: str, *, quoted: bool = False) -> str:
+    """A name or user in a reply text, as the protocol prints it (section 4.2): as it is
+    (or between quotes) when a quoted string could hold it, else a literal, so that a CR or
+    LF in it can never end the reply line early and forge another."""
+    data = value.encode("utf-8", "surrogateescape")
+    if not _UNQUOTABLE.search(data):
+        return f'"{value}"' if quoted else value
+    return decode(literal(data))
+
+
+_UNQUOTABLE = re.compile(rb"[\r\n\x00]")
+
+
+def final_reply(status: bytes, text: str) -> bytes:
+    """``status text`` CRLF, checked to be one logical line: whatever a text quotes (an
+    exception's words, a name) can never make two replies of one."""
+    line = status + b" " + text.encode("utf-8", "surrogateescape") + b"\r\n"
+    framer = Framer()
+    framer.feed(line)
+    if framer.next_item() is None or framer.pending:
+        line = status + b" " + _UNQUOTABLE.sub(b" ", line[len(status) + 1:-2]) + b"\r\n"
+    return line
 
 
 @dataclass(slots=True)
@@ -139,12 +165,15 @@ class ServerSession:
         try:
             yield from handler(args)
         except Bad as exc:
-            yield OUT, b"BAD %s\r\n" % str(exc).encode("utf-8", "surrogateescape")
+            yield OUT, final_reply(b"BAD", str(exc))
         except No as exc:
-            yield OUT, b"NO %s\r\n" % str(exc).encode("utf-8", "surrogateescape")
+            yield OUT, final_reply(b"NO", str(exc))
+        except sqlite3.Error as exc:    # the store's own text is no reply: said in ours
+            yield TRACE, f"   {command}: mailstore error: {printable(str(exc))}"
+            yield OUT, final_reply(b"NO", f"{command} failed: the mailstore could not "
+                                          "make the change")
         except Exception as exc:       # never crash: the transaction has rolled back
-            yield OUT, b"NO %s failed: %s\r\n" % (command.encode(), str(exc).encode(
-                "utf-8", "replace").replace(b"\r", b" ").replace(b"\n", b" "))
+            yield OUT, final_reply(b"NO", f"{command} failed: {exc}")
 
     @staticmethod
     def _split(line):
@@ -164,7 +193,7 @@ class ServerSession:
     # ------------------------------------------------------------------ helpers
 
     def _trace(self, text: str):
-        return TRACE, "   " + text
+        return TRACE, "   " + printable(text)        # (names may hold control bytes)
 
     def _need_user(self, text: str = "User not selected") -> str:
         if self.user is None:
@@ -179,7 +208,7 @@ class ServerSession:
     def _take_user(self, user: str) -> None:
         """Become the current user, holding its lock (USER, USER_SOME, USER_ALL, RESET)."""
         if not valid_user(user):
-            raise No(f"Failed to lock {user}: Invalid user name")
+            raise No(f"Failed to lock {_shown(user)}: Invalid user name")
         self.selected = None
         if self.user == user and self.lock is not None:
             return
@@ -188,7 +217,7 @@ class ServerSession:
         try:
             lock.acquire(self.lock_timeout)
         except StoreError as exc:
-            raise No(f"Failed to lock {user}: {exc}") from None
+            raise No(f"Failed to lock {_shown(user)}: {exc}") from None
         self.user, self.lock = user, lock
 
     def _release_user(self) -> None:
@@ -265,7 +294,7 @@ class ServerSession:
         with self.store.read():
             names = self.store.user_mailbox_names(user)
             if not names or names[0] != "user." + user:
-                raise No(f"IMAP_MAILBOX_NONEXISTENT Failed to access inbox for {user}: "
+                raise No(f"IMAP_MAILBOX_NONEXISTENT Failed to access inbox for {_shown(user)}: "
                          "Mailbox does not exist")
             for name in names:
                 yield from self._dump_mailbox(name)
@@ -298,7 +327,7 @@ class ServerSession:
             with self.store.write():
                 self.store.reset_user(user)
         except StoreError as exc:
-            raise No(f"Failed to reset account {user}: {exc}") from None
+            raise No(f"Failed to reset account {_shown(user)}: {exc}") from None
         yield OUT, b"OK Account reset\r\n"
 
     # ------------------------------------------------------------------ mailbox selection
@@ -312,7 +341,7 @@ class ServerSession:
         box = self.store.mailbox(name) if valid_mailbox_name(name) else None
         if box is None:
             reason = "Mailbox does not exist" if valid_mailbox_name(name) else "Invalid mailbox name"
-            raise No(f'Failed to select mailbox "{name}": {reason}')
+            raise No(f'Failed to select mailbox {_shown(name, quoted=True)}: {reason}')
         lastread, last_recent, lastchange, _ = self.store.seen(self.user, box.id)
         self.selected = box
         reply = b"OK %s %d %d" % (box.uniqueid.encode(), box.uidlast, lastchange)
@@ -501,8 +530,8 @@ class ServerSession:
             with self.store.write():
                 box = self._reload_selected()
                 self.store.set_uidlast(box, uidlast, appenddate)
-        except StoreError:
-            raise No("Uidlast failed") from None
+        except StoreError as exc:
+            raise No(f"Uidlast failed: {exc}") from None
         yield OUT, b"OK Uidlast succeeded\r\n"
 
     def cmd_setseen(self, a: Args):
@@ -544,7 +573,7 @@ class ServerSession:
         self._need_user("No user selected")
         box = self.store.mailbox(name) if valid_mailbox_name(name) else None
         if box is None:
-            raise No(f"Failed to open {name}: Mailbox does not exist")
+            raise No(f"Failed to open {_shown(name)}: Mailbox does not exist")
         i = 0
         echoed = []
         with self.store.read():
@@ -596,15 +625,15 @@ class ServerSession:
         if acl == "NIL":
             acl = f"{user}\tlrswipcda\tanonymous\t0\t"
         yield self._trace(f"CREATE {name} {uniqueid}")
-        yield TRACE, f'          "{acl}" {mbtype} {uidvalidity}'
+        yield TRACE, f'          "{printable(acl)}" {mbtype} {uidvalidity}'
         if not valid_mailbox_name(name) or not _UNIQUEID.match(uniqueid):
             what = "Invalid mailbox name" if not valid_mailbox_name(name) else "Invalid uniqueid"
-            raise No(f"Create {name} failed: {what}")
+            raise No(f"Create {_shown(name)} failed: {what}")
         try:
             with self.store.write():
                 self.store.create_mailbox(name, uniqueid, acl, mbtype, uidvalidity)
         except StoreError as exc:
-            raise No(f"Create {name} failed: {exc}") from None
+            raise No(f"Create {_shown(name)} failed: {exc}") from None
         yield OUT, b"OK Create completed\r\n"
 
     def cmd_delete(self, a: Args):
@@ -616,7 +645,7 @@ class ServerSession:
             with self.store.write():
                 self.store.delete_mailbox(name)
         except StoreError as exc:
-            raise No(f"Failed to delete {name}: {exc}") from None
+            raise No(f"Failed to delete {_shown(name)}: {exc}") from None
         if self.selected is not None and self.selected.name == name:
             self.selected = None
         yield OUT, b"OK Delete completed\r\n"
@@ -628,12 +657,12 @@ class ServerSession:
         yield self._trace(f"RENAME {old} {new}")
         self._need_user()
         if not valid_mailbox_name(new):
-            raise No(f"Rename failed {old} -> {new}: Invalid mailbox name")
+            raise No(f"Rename failed {_shown(old)} -> {_shown(new)}: Invalid mailbox name")
         try:
             with self.store.write():
                 self.store.rename_mailbox(old, new)
         except StoreError as exc:
-            raise No(f"Rename failed {old} -> {new}: {exc}") from None
+            raise No(f"Rename failed {_shown(old)} -> {_shown(new)}: {exc}") from None
         if self.selected is not None and self.selected.name == old:
             self.selected.name = new
         yield OUT, b"OK Rename completed\r\n"
@@ -643,12 +672,12 @@ class ServerSession:
         acl = a.astring()
         a.end()
         if acl and not acl.endswith("\t") or acl.count("\t") % 2:
-            raise No(f"SetAcl Failed for {name}: Invalid ACL")
+            raise No(f"SetAcl Failed for {_shown(name)}: Invalid ACL")
         try:
             with self.store.write():
                 self.store.set_acl(name, acl)
         except StoreError as exc:
-            raise No(f"SetAcl Failed for {name}: {exc}") from None
+            raise No(f"SetAcl Failed for {_shown(name)}: {exc}") from None
         yield self._trace(f'SETACL {name} "{acl}"')
         yield OUT, b"OK SetAcl Suceeded\r\n"
 
@@ -679,7 +708,7 @@ class ServerSession:
         yield self._trace(f"ADDSUB {name}")
         user = self._need_user()
         if not valid_mailbox_name(name):
-            raise No(f"Addsub {name} failed: Invalid mailbox name")
+            raise No(f"Addsub {_shown(name)} failed: Invalid mailbox name")
         with self.store.write():
             self.store.subscribe(user, name)
         yield OUT, b"OK Addsub completed\r\n"
@@ -706,7 +735,7 @@ class ServerSession:
             a.number()
         yield self._trace(f"SETQUOTA {root} ...")
         if not valid_mailbox_name(root):
-            raise No(f"SetQuota failed {root}: Invalid mailbox name")
+            raise No(f"SetQuota failed {_shown(root)}: Invalid mailbox name")
         with self.store.write():
             self.store.set_quota(root, limit)
         yield OUT, b"OK SetQuota succeeded\r\n"

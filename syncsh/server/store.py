@@ -203,6 +203,12 @@ class Store:
             raise StoreError("Mailbox does not exist")
 
     def set_uidlast(self, box: MailboxRow, uidlast: int, appenddate: int) -> None:
+        """uidlast never goes below a UID the mailbox holds (UIDs would be given twice)."""
+        highest = self.db.execute("SELECT MAX(uid) FROM message WHERE mailbox = ?",
+                                  (box.id,)).fetchone()[0]
+        if highest is not None and uidlast < highest:
+            raise StoreError(f"uidlast {uidlast} is below UID {highest}, which the mailbox "
+                             "holds")
         self.db.execute("UPDATE mailbox SET uidlast = ?, last_appenddate = ? WHERE id = ?",
                         (uidlast, appenddate, box.id))
         box.uidlast, box.last_appenddate = uidlast, appenddate
@@ -286,7 +292,12 @@ class Store:
             rows.append((box.id, m.uid, m.guid, self.printed_flags(box, m.flags), m.internaldate,
                          m.sentdate, m.last_updated, len(m.body), m.hdrsize, m.lines,
                          m.cache_version, m.cache, body_id))
-        self.db.executemany("INSERT INTO message VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        try:
+            self.db.executemany("INSERT INTO message VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        except sqlite3.IntegrityError:
+            taken = sorted(self.message_uids(box.id) & {m.uid for m in messages})
+            raise StoreError(f"UID {taken[0] if taken else '?'} is already in the mailbox, "
+                             "above its uidlast") from None
 
     def _drop_orphan_bodies(self, body_ids) -> None:
         for body_id in body_ids:

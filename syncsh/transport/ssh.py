@@ -4,8 +4,9 @@ It follows ~/.ssh/config (Host patterns, HostName, User, Port, IdentityFile,
 IdentitiesOnly, UserKnownHostsFile, StrictHostKeyChecking, ProxyJump chains over
 direct-tcpip, ProxyCommand, ServerAliveInterval/CountMax, ConnectTimeout), uses the
 agent, asks for key passphrases at a prompt, and never trusts a host key silently: an
-unknown key is refused unless the user accepts it at the prompt; a changed key is
-always refused.
+unknown key is refused unless the user accepts it at the prompt (typing yes, or the
+fingerprint); a changed key is always refused, and a host offering a key of another type
+than the ones on file is a changed key.  Identity files others can read are refused.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class HostKeyRefused(SyncshError):
 class SSHOptions:
     config_file: str | None = None
     interactive: bool = False          # a person is at a prompt: ask, don't refuse
-    ask=None                           # question -> bool, for host keys
+    ask=None                           # question -> the answer typed (None at end of input)
     secret=None                        # prompt -> str, for passphrases (no echo)
     warn=None                          # one-line warnings
     timeout: float = 30.0
@@ -83,8 +84,19 @@ def _expand(path: str, host: Host | None = None) -> str:
     return path
 
 
+def _quiet_paramiko() -> None:
+    """paramiko logs a failed handshake with a traceback; what went wrong is said in one
+    line by us instead (--debug still shows our traceback)."""
+    import logging
+    logger = logging.getLogger("paramiko")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
 def load_config(path: str | None):
     import paramiko
+    _quiet_paramiko()
     if path is None:
         default = os.path.expanduser("~/.ssh/config")
         path = default if os.path.exists(default) else None
@@ -156,15 +168,21 @@ class KnownHosts:
                     pass
 
     def check(self, name: str, key) -> tuple[str, object]:
-        """("known" | "unknown" | "changed", the key on file of that type, if any)."""
+        """("known" | "unknown" | "changed", the key on file it conflicts with, if any)."""
         entries = self.keys.lookup(name)
         if not entries:
             return "unknown", None
         known = entries.get(key.get_name())
         if known is None:
-            # another key type on file: OpenSSH treats a new type as unknown, not changed
-            return "unknown", None
+            # keys of other types on file, none of this one: a server that now offers
+            # only another type may be someone else (a downgrade), so it is a changed key
+            return "changed", entries[entries.keys()[0]]
         return ("known", known) if known == key else ("changed", known)
+
+    def types(self, name: str) -> list[str]:
+        """The key types on file for name (negotiation prefers them, as OpenSSH does)."""
+        entries = self.keys.lookup(name)
+        return list(entries.keys()) if entries else []
 
     def add(self, name: str, key, *, hashed: bool) -> None:
         import paramiko
@@ -183,9 +201,10 @@ def check_host_key(host: Host, key, options: SSHOptions) -> None:
         return
     if state == "changed":
         raise HostKeyRefused(
-            f"HOST KEY CHANGED for {host.key_name}: it now offers {what}, but "
-            f"{host.known_hosts[0]} has {on_file.get_name()} {fingerprint(on_file)}; "
-            "refusing to connect (someone may be intercepting the connection)")
+            f"REMOTE HOST IDENTIFICATION HAS CHANGED (HOST KEY CHANGED) for {host.key_name}: "
+            f"it now offers {what}, but {host.known_hosts[0]} has {on_file.get_name()} "
+            f"{fingerprint(on_file)}; refusing to connect (someone may be intercepting the "
+            "connection)")
     if host.strict in ("no", "off"):
         _warn(options, f"accepting the unknown host key of {host.key_name} ({what}): "
                        "StrictHostKeyChecking=no")
@@ -195,14 +214,30 @@ def check_host_key(host: Host, key, options: SSHOptions) -> None:
         _warn(options, f"added {host.key_name} ({what}) to {host.known_hosts[0]}")
         return
     if options.interactive and options.ask is not None and host.strict != "yes" and not host.batch:
-        if options.ask(f"The authenticity of host {host.key_name} can't be established.\n"
-                       f"{key.get_name()} key fingerprint is {fingerprint(key)}.\n"
-                       "Are you sure you want to continue connecting (yes/no)? "):
+        if _confirmed(options, f"The authenticity of host {host.key_name} can't be "
+                               f"established.\n{key.get_name()} key fingerprint is "
+                               f"{fingerprint(key)}.\nAre you sure you want to continue "
+                               "connecting (yes/no/[fingerprint])? ", fingerprint(key)):
             known.add(host.key_name, key, hashed=host.hash_known_hosts)
             return
         raise HostKeyRefused(f"host key of {host.key_name} not accepted ({what})")
     raise HostKeyRefused(f"unknown host key for {host.key_name}: {what} is not in "
                          f"{host.known_hosts[0]}; connect at the prompt to accept it, or add it")
+
+
+def _confirmed(options: SSHOptions, question: str, expected_fingerprint: str) -> bool:
+    """OpenSSH's question: 'yes' or the key's fingerprint accepts, 'no' (or the end of
+    input) refuses, anything else ('y' included) is asked again."""
+    while True:
+        answer = options.ask(question)
+        if answer is None:
+            return False
+        answer = answer.strip()
+        if answer.lower() == "yes" or answer == expected_fingerprint:
+            return True
+        if answer.lower() == "no":
+            return False
+        question = "Please type 'yes', 'no' or the fingerprint: "
 
 
 def _warn(options: SSHOptions, text: str) -> None:
@@ -267,6 +302,16 @@ def _load_key(path: str, options: SSHOptions, host: Host):
     if not os.path.exists(path):
         return None
     try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    if status.st_uid == os.getuid() and status.st_mode & 0o077:
+        # OpenSSH's rule and words: a private key others can read is not used
+        _warn(options, f"UNPROTECTED PRIVATE KEY FILE! Permissions {status.st_mode & 0o777:04o} "
+                       f"for '{path}' are too open. It is required that your private key "
+                       "files are NOT accessible by others. This private key will be ignored.")
+        return None
+    try:
         return paramiko.PKey.from_path(path)
     except (paramiko.PasswordRequiredException, TypeError):
         # paramiko, or cryptography under it (TypeError), says the key is encrypted
@@ -285,8 +330,13 @@ def _load_key(path: str, options: SSHOptions, host: Host):
 
 
 def connect(alias: str, options: SSHOptions, *, user: str | None = None, port: int | None = None,
-            config=None, depth: int = 0):
-    """An authenticated paramiko Transport to alias, through its ProxyJump chain."""
+            config=None, depth: int = 0, jumps: list[str] | None = None):
+    """An authenticated paramiko Transport to alias, through its ProxyJump chain.
+
+    ``ProxyJump a,b`` goes to a first, from a to b, from b to the host, as OpenSSH does: the
+    host is reached through its last hop, which is reached through the hops before it
+    (``jumps``, overriding that hop's own ProxyJump); the first hop follows its own config.
+    The same hop may come twice."""
     import paramiko
     config = config if config is not None else load_config(options.config_file)
     host = resolve(alias, config, user=user, port=port)
@@ -294,26 +344,42 @@ def connect(alias: str, options: SSHOptions, *, user: str | None = None, port: i
         options.warn(f"ssh config for {alias}: not honoured: {', '.join(host.ignored)}")
     if depth > 8:
         raise UsageError(f"ProxyJump chain too long at {alias}")
+    hops = host.proxy_jump if jumps is None else jumps
     via = None
-    for hop in host.proxy_jump[:1]:
-        # the first jump carries the rest of the chain in its own ProxyJump, like OpenSSH
-        hop_user, hop_host, hop_port = split_hostspec(hop)
-        rest = host.proxy_jump[1:]
-        via = connect(hop_host, options, user=hop_user, port=hop_port, depth=depth + 1,
-                      config=_with_jumps(config, hop_host, rest))
+    if hops:
+        hop_user, hop_host, hop_port = split_hostspec(hops[-1])
+        via = connect(hop_host, options, user=hop_user, port=hop_port, config=config,
+                      depth=depth + 1, jumps=hops[:-1] or None)
     timeout = host.connect_timeout or options.timeout
-    sock = _socket_to(host, timeout, via)
-    transport = paramiko.Transport(sock)
+    try:
+        sock = _socket_to(host, timeout, via)
+        transport = paramiko.Transport(sock)
+    except BaseException:
+        _close_chain(via)
+        raise
+    transport.banner_timeout = timeout          # (paramiko's own is 15 s, whatever we say)
+    _prefer_known_key_types(transport, KnownHosts(host.known_hosts).types(host.key_name))
     try:
         transport.start_client(timeout=timeout)
     except (paramiko.SSHException, OSError, EOFError) as exc:
         transport.close()
-        raise ConnectionLost(f"SSH handshake with {host.key_name} failed: {exc}") from None
+        _close_chain(via)
+        raise ConnectionLost(f"SSH handshake with {host.key_name} failed: "
+                             f"{_handshake_problem(exc)}") from None
     try:
-        check_host_key(host, transport.get_remote_server_key(), options)
+        try:
+            server_key = transport.get_remote_server_key()
+        except paramiko.SSHException:   # start_client gave up waiting without saying so
+            transport.close()
+            said = "no SSH banner" if not transport.remote_version else "no SSH handshake"
+            raise ConnectionLost(f"SSH handshake with {host.key_name} failed: {said} within "
+                                 f"{timeout:g}s (is an SSH server listening on that port?)") \
+                from None
+        check_host_key(host, server_key, options)
         _auth(transport, host, options)
     except BaseException:
         transport.close()
+        _close_chain(via)
         raise
     if host.alive_interval:
         transport.set_keepalive(int(host.alive_interval))
@@ -322,19 +388,35 @@ def connect(alias: str, options: SSHOptions, *, user: str | None = None, port: i
     return transport
 
 
-def _with_jumps(config, hop: str, rest: list[str]):
-    """The config, with `hop` given the remaining jumps (`ProxyJump a,b,c` = a then b then c)."""
-    if not rest:
-        return config
+def _close_chain(via) -> None:
+    while via is not None:
+        following = getattr(via, "syncsh_via", None)
+        via.close()
+        via = following
 
-    class Chained:
-        def lookup(self, name):
-            found = dict(config.lookup(name))
-            if name == hop:
-                found["proxyjump"] = ",".join(rest)
-            return found
 
-    return Chained()
+def _handshake_problem(exc: BaseException) -> str:
+    """What went wrong, in words: a port that accepts but never speaks SSH says nothing
+    paramiko can name ("Error reading SSH protocol banner", or an empty EOFError)."""
+    text = str(exc)
+    if isinstance(exc, EOFError) or "protocol banner" in text or not text:
+        return "no SSH banner (is an SSH server listening on that port?)"
+    return text
+
+
+def _prefer_known_key_types(transport, types: list[str]) -> None:
+    """Negotiate a host key of a type on file first, as OpenSSH orders HostKeyAlgorithms:
+    a server that has it is then checked against it, not against a type never seen."""
+    if not types:
+        return
+    wanted = []
+    for kind in types:
+        wanted += ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] if kind == "ssh-rsa" else [kind]
+    options = transport.get_security_options()
+    offered = list(options.key_types)
+    first = [k for k in offered if k in wanted]
+    if first:
+        options.key_types = first + [k for k in offered if k not in first]
 
 
 # ---------------------------------------------------------------------- the byte mover

@@ -1,0 +1,110 @@
+"""Hostile servers for the client's tests, on stdin/stdout (an exec: target):
+
+    python hostile_server.py MODE [N]
+
+escapes     banner, mailbox name, flag, NO text and stderr carry escape sequences
+capability  endless ``* CAPABILITY`` lines, never a banner
+longline N  after the banner, every command answers one ``*`` line of N bytes, then OK
+trickle     after the banner, every reply comes one byte every 0.2 s, forever
+csyncatom N a modern (csync) server whose every reply is ``* <atom of N bytes>`` then OK
+"""
+
+import sys
+import time
+
+ESC_NAME = b"user.\x1b[2Jevil\x1b]0;PWNED-NAME\x07"
+ESC_FLAG = b"$\x1b]0;PWNED-FLAG\x07"
+ESC_BANNER = b"* OK \x1b]0;PWNED-BANNER\x07\x1b[2J Cyrus sync server v2.2"
+ESC_TEXT = b"NO \x1b[2J\x1b]0;PWNED-NO\x07 nope"
+
+out = sys.stdout.buffer
+
+
+def write(data: bytes) -> None:
+    out.write(data)
+    out.flush()
+
+
+def commands():
+    for line in sys.stdin.buffer:
+        yield line.rstrip(b"\r\n")
+
+
+def escapes() -> None:
+    sys.stderr.buffer.write(b"starting \x1b]0;PWNED-STDERR\x07\n")
+    sys.stderr.flush()
+    write(ESC_BANNER + b"\r\n")
+    for line in commands():
+        word = line.split(b" ", 1)[0].upper()
+        if word == b"EXIT":
+            write(b"OK bye\r\n")
+            return
+        if word == b"USER_SOME":
+            rows = b"".join(b"* %d 0101003f4c56b07e560000%02x (%s \\Seen)\r\n" % (uid, uid, ESC_FLAG)
+                            for uid in range(1, 61))
+            write(b'** 6b98205c796c6c61 "' + ESC_NAME + b'" "dpc22\tlrswipcda\t" 4151 1062945305\r\n'
+                  + rows + b"OK User_Some finished\r\n")
+        else:
+            write(ESC_TEXT + b"\r\n")
+
+
+def capability() -> None:
+    line = b"* CAPABILITY " + b"X" * 60 + b"\r\n"
+    chunk = line * 1000
+    try:
+        while True:
+            write(chunk)
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def longline(size: int) -> None:
+    write(b"* OK hostile Cyrus sync server v2.2\r\n")
+    for line in commands():
+        if line.upper().startswith(b"EXIT"):
+            write(b"OK bye\r\n")
+            return
+        write(b"* ")
+        block = b"a" * (1 << 20)
+        left = size
+        try:
+            while left > 0:
+                write(block[:left])
+                left -= len(block)
+            write(b"\r\nOK done\r\n")
+        except (BrokenPipeError, OSError):
+            return
+
+
+def trickle() -> None:
+    write(b"* OK hostile Cyrus sync server v2.2\r\n")
+    for _ in commands():
+        try:
+            while True:
+                write(b"*")
+                time.sleep(0.2)
+        except (BrokenPipeError, OSError):
+            return
+
+
+def csyncatom(size: int) -> None:
+    write(b"* OK hostile Cyrus sync server v3.6.1\r\n")
+    for line in commands():
+        if line.upper().startswith(b"EXIT"):
+            write(b"OK bye\r\n")
+            return
+        write(b"* ")
+        block = b"a" * (1 << 20)
+        left = size
+        while left > 0:
+            write(block[:left])
+            left -= len(block)
+        write(b"\r\nOK success\r\n")
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    arg = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    {"escapes": lambda: escapes(), "capability": lambda: capability(),
+     "longline": lambda: longline(arg), "trickle": lambda: trickle(),
+     "csyncatom": lambda: csyncatom(arg)}[mode]()

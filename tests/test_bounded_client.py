@@ -1,0 +1,144 @@
+"""A hostile server cannot exhaust the client: floods before the banner, endless lines,
+huge atoms and trickling replies end in one line (or success) within the documented
+bounds.  Peak memory is the client's own (getrusage in a child process running the
+command line); time linearity is a ratio of two sizes' CPU times, never a wall clock."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+SERVER = os.path.join(ROOT, "tests", "hostile_server.py")
+MB = 1 << 20
+
+# The child runs the command line in-process and reports its own peak memory and the CPU
+# time the command took (the interpreter's start-up left out).
+CHILD = """
+import json, os, resource, sys, time
+sys.stdout = open(os.devnull, "w")
+from syncsh.cli import main
+start = time.process_time()
+rc = main(sys.argv[1:])
+cpu = time.process_time() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+sys.stderr.write("\\n" + json.dumps({"rc": int(rc), "cpu": cpu, "peak": peak}) + "\\n")
+"""
+
+
+def run_client(mode: str, *args: str, size: int = 0, timeout: float = 120):
+    target = f"exec:{sys.executable} {SERVER} {mode} {size}"
+    done = subprocess.run([sys.executable, "-c", CHILD, target, "--allow-writes",
+                           "--format", "raw", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+    *said, report = done.stderr.rstrip("\n").split("\n")
+    result = json.loads(report)
+    result["stderr"] = [line for line in said if line]
+    return result
+
+
+def test_endless_capability_lines_before_the_banner_are_one_line_error():
+    result = run_client("capability", "-c", "NOOP")
+    assert result["rc"] == 2
+    assert result["stderr"] == ["syncsh: over 1000 lines before the server's banner (the limit:"
+                                " --max-greeting-lines N raises it)"]
+    assert result["peak"] < 100 * MB
+
+
+def test_the_greeting_limit_can_be_raised():
+    result = run_client("capability", "-c", "NOOP", "--max-greeting-lines", "5000")
+    assert result["rc"] == 2 and "over 5000 lines" in result["stderr"][0]
+
+
+@pytest.mark.parametrize("mode", ["longline", "csyncatom"])
+def test_a_line_over_the_limit_is_skipped_in_one_line_memory_flat_time_linear(mode):
+    small = run_client(mode, "-c", "NOOP", "--max-line", "1M", size=8 * MB)
+    big = run_client(mode, "-c", "NOOP", "--max-line", "1M", size=80 * MB)
+    for result in (small, big):
+        assert result["rc"] == 0, result
+        assert result["stderr"] == [f"syncsh: a reply line over {MB} bytes was skipped (the "
+                                    "limit: --max-line BYTES raises it)"]
+        assert result["peak"] < 100 * MB, result
+    assert big["cpu"] <= 13 * max(small["cpu"], 0.05), (small, big)
+
+
+def test_a_50_mb_line_with_the_default_limit_is_one_line_in_raw_mode():
+    result = run_client("longline", "-c", "NOOP", size=50 * MB)
+    assert result["rc"] == 0
+    assert result["stderr"] == [f"syncsh: a reply line over {8 * MB} bytes was skipped (the "
+                                "limit: --max-line BYTES raises it)"]
+    assert result["peak"] < 100 * MB
+
+
+@pytest.mark.parametrize("mode", ["longline", "csyncatom"])
+def test_long_lines_within_the_limit_are_read_in_linear_time(mode):
+    small = run_client(mode, "-c", "NOOP", size=700_000)
+    big = run_client(mode, "-c", "NOOP", size=7_000_000)
+    for result in (small, big):
+        assert result["rc"] == 0 and result["stderr"] == [], result
+        assert result["peak"] < 100 * MB, result
+    assert big["cpu"] <= 13 * max(small["cpu"], 0.02), (small, big)
+
+
+@pytest.mark.parametrize("mode", ["longline", "csyncatom"])
+def test_a_line_just_under_the_default_limit_is_shown_within_the_memory_bound(mode):
+    result = run_client(mode, "-c", "NOOP", size=8 * MB - 100)
+    assert result["rc"] == 0 and result["stderr"] == [], result
+    assert result["peak"] < 100 * MB, result
+
+
+def test_a_csync_line_with_a_long_atom_is_read():
+    target = f"exec:{sys.executable} {SERVER} csyncatom 5000"
+    done = subprocess.run([sys.executable, "-m", "syncsh", target, "--allow-writes",
+                           "--format", "raw", "-c", "NOOP"], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert b"* " + b"a" * 5000 + b"\nOK success\n" in done.stdout
+
+
+def test_a_trickling_reply_ends_at_the_overall_deadline():
+    result = run_client("trickle", "-c", "NOOP", "--timeout", "1", "--deadline", "2",
+                        timeout=60)
+    assert result["rc"] == 2
+    assert len(result["stderr"]) == 1
+    assert "did not end within 2s (the overall deadline: --deadline SECONDS raises it)" in \
+        result["stderr"][0]
+
+
+def test_a_big_streamed_listing_fed_at_once_is_not_taken_for_a_long_line():
+    """Records stream apart from the line's limit, however many arrive in one piece."""
+    from syncsh.protocol import dlist
+    records = b" ".join(b"%%(UID %d MODSEQ 1 LAST_UPDATED 1 FLAGS () INTERNALDATE 1 SIZE 1 "
+                        b"GUID %040x)" % (uid, uid) for uid in range(1, 40001))
+    line = b"* MAILBOX %(MBOXNAME user.big RECORD (" + records + b"))\r\n"
+    reader = dlist.Reader(max_line=1 << 20)
+    assert len(line) > 4 << 20
+    reader.feed(line)
+    events = list(reader.events())
+    assert not any(isinstance(e, dlist.Text) for e in events)
+    assert sum(len(e.rows) if isinstance(e, dlist.RecordRun) else isinstance(e, dlist.Record)
+               for e in events) == 40000
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 7])
+def test_literal_headers_cut_anywhere_are_read_alike(step):
+    """A literal's or a file's header cut between any two bytes (CR and LF included) is
+    never read as an atom."""
+    from syncsh.protocol import dlist
+    data = (b'* MAILBOX %(UNIQUEID u1 RECORD (%(UID 5 MODSEQ 6 LAST_UPDATED 1 FLAGS () '
+            b'INTERNALDATE 1 SIZE 2 GUID 0000000000000000000000000000000000000005 ANNOTATIONS '
+            b'(%(ENTRY /x USERID "" MODSEQ 0 VALUE {5+}\r\nhello)))))\r\n'
+            b'* X %{default 0000000000000000000000000000000000000005 3}\r\nabc\r\nOK success\r\n')
+
+    def events(chunks):
+        reader = dlist.Reader()
+        out = []
+        for chunk in chunks:
+            reader.feed(chunk)
+            out += [repr(e) for e in reader.events()]
+        return out
+    whole = events([data])
+    assert not any("problem='" in e for e in whole)
+    assert events([data[i:i + step] for i in range(0, len(data), step)]) == whole
