@@ -190,22 +190,25 @@ def run_client(argv: list[str]) -> int:
 
 
 def guard_refusal(line: str, target, args, table) -> str | None:
-    """Why the guard rail stops this command in one-shot use, or None."""
-    from syncsh.protocol import commands
-    return refusal(commands.is_write(table, line), commands.command_name(table, line), target,
-                   args)
+    """Why the guard rail stops this command in one-shot use, or None (one-shot use has
+    no one to ask: what needs confirmation is refused)."""
+    from syncsh import guard
+    verdict = guard.judge(table, line, target, read_only=args.read_only,
+                          allow_writes=args.allow_writes)
+    return verdict.why or None
 
 
 def refusal(write: bool, name: str, target, args) -> str | None:
-    """One-shot use has no one to ask: what needs confirmation is refused."""
     from syncsh import guard
-    verdict = guard.decide(write, target, read_only=args.read_only,
-                           allow_writes=args.allow_writes)
-    if verdict == guard.REFUSE:
-        return f"refused: {name} writes to the replica and --read-only is set"
-    if verdict == guard.CONFIRM:
-        return f"refused: {name} writes to {target.text}; pass --allow-writes to send it"
-    return None
+    action = guard.decide(write, target, read_only=args.read_only,
+                          allow_writes=args.allow_writes)
+    return guard.refusal(action, name, target, args.read_only) or None
+
+
+def one_shot_gate(target, args):
+    from syncsh import guard
+    return guard.Gate(target, door=guard.ONE_SHOT, read_only=args.read_only,
+                      allow_writes=args.allow_writes)
 
 
 def run_one_shot(target, args, script: list[str]) -> int:
@@ -223,7 +226,7 @@ def run_one_shot(target, args, script: list[str]) -> int:
     renderer = make_renderer(fmt, sys.stdout, color=False if args.no_color else None)
     status = Exit.OK
     session = open_session(target, timeout=args.timeout, dialect=args.dialect,
-                           on_stderr=_stderr_relay, learn=False)
+                           on_stderr=_stderr_relay, learn=False, gate=one_shot_gate(target, args))
     try:
         if session.dialect != known:
             check_script(script, target, args, session.table)

@@ -35,6 +35,8 @@ class TargetOptions:
     insecure: bool = False             # STARTTLS without certificate verification
     via: str | None = None             # csync:// through an SSH jump host
     compress: bool = True
+    credentials: bool = True           # False: a target a transcript chose gets no password,
+                                       # key or agent (only one the user named does)
 
     @staticmethod
     def warn(text: str) -> None:
@@ -79,7 +81,8 @@ class Target:
             return SocketTransport.unix(self.host, self.options.timeout, self.text)
         if self.scheme == "cyrus":
             from syncsh.transport.process import ProcessTransport
-            env = dict(os.environ, CYRUS_SERVICE="csync", CYRUS_ID="0")
+            from syncsh.private import child_env
+            env = child_env({"CYRUS_SERVICE": "csync", "CYRUS_ID": "0"})
             argv = [SYNC_SERVER, "-C", self.host, "-X"]
             if os.geteuid() == 0:
                 argv = ["runuser", "-u", "cyrus", "--", "env", "CYRUS_SERVICE=csync",
@@ -93,10 +96,13 @@ class Target:
         argv = list(self.argv)
         if self.scheme == "demo" and server_verbosity:
             argv += ["-v"] * server_verbosity
-        return ProcessTransport(argv, on_stderr=on_stderr, name=self.text)
+        return ProcessTransport(argv, on_stderr=on_stderr, name=self.text, env=_child_env())
 
     def _open_ssh(self, on_stderr):
         options = self.options
+        if not options.credentials:
+            raise UsageError(f"{self.text}: a transcript chose this SSH target, and it is "
+                             "offered no keys: name it yourself with --host NAME=TARGET")
         if options.ssh_backend == "openssh":
             from syncsh.transport.process import ProcessTransport
             argv = ["ssh", "-T", "-x", "-o", f"ConnectTimeout={int(options.timeout)}"]
@@ -109,7 +115,7 @@ class Target:
             if self.user:
                 argv += ["-l", self.user]
             argv += [self.host, self.command]
-            return ProcessTransport(argv, on_stderr=on_stderr, name=self.text)
+            return ProcessTransport(argv, on_stderr=on_stderr, name=self.text, env=_child_env())
         from syncsh.transport.ssh import SSHOptions, SSHTransport
         ssh_options = SSHOptions(config_file=options.ssh_config, interactive=options.interactive,
                                  timeout=options.timeout)
@@ -142,6 +148,11 @@ class Target:
                                             f"{options.via}: {exc}") from None
             return SocketTransport(channel, self.text, on_close=jump.close)
         return SocketTransport.tcp(self.host, self.port, options.timeout, self.text)
+
+
+def _child_env() -> dict:
+    from syncsh.private import child_env
+    return child_env()
 
 
 def server_argv(store: str) -> list[str]:

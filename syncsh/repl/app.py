@@ -24,20 +24,6 @@ META = [
 ]
 
 
-def audit(target: str, line: str) -> None:
-    """Every write sent to a non-demo target: time, target, command (never a secret:
-    authentication is not a write)."""
-    from syncsh.demo import data_dir
-    path = os.path.join(data_dir(), "audit.log")
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        with open(path, "a", encoding="utf-8", errors="replace") as handle:
-            handle.write(f"{stamp}\t{target}\t{line}\n")
-    except OSError as exc:
-        print(f"syncsh: cannot write the audit log {path}: {exc.strerror}", file=sys.stderr)
-
-
 def snippet_commands(text: str) -> tuple[list[str], list[str]]:
     """The client lines of pasted text, and the shell lines that will not be run.
 
@@ -174,8 +160,11 @@ class Console:
     def open(self, target) -> None:
         """Open a session on target; it replaces the current one only once it is open."""
         from syncsh.connect import open_session
+        from syncsh import guard
+        gate = guard.Gate(target, door=guard.REPL, read_only=self.args.read_only,
+                          allow_writes=self.args.allow_writes)
         session = open_session(target, timeout=self.args.timeout, dialect=self.args.dialect,
-                               on_stderr=self._server_stderr)
+                               on_stderr=self._server_stderr, gate=gate)
         if self.session is not None:
             self.session.close()
         self.session, self.target = session, target
@@ -225,21 +214,26 @@ class Console:
 
     # ------------------------------------------------------------------ commands
     def guard(self, line: str, confirm, *, write: bool | None = None,
-              name: str | None = None) -> bool:
+              name: str | None = None):
+        """The guard rail's answer for a line (or \\upload, a write by name): None when it
+        is not to be sent, else whether the user confirmed it."""
         from syncsh import guard
-        write = C.is_write(self.table, line) if write is None else write
-        name = name or C.command_name(self.table, line)
-        verdict = guard.decide(write, self.target, read_only=self.args.read_only,
-                               allow_writes=self.args.allow_writes)
-        if verdict == guard.REFUSE:
-            print(f"refused: {name} writes to the replica and --read-only is set", file=sys.stderr)
-            return False
-        if verdict == guard.CONFIRM:
+        if write is None:
+            verdict = guard.judge(self.table, line, self.target, read_only=self.args.read_only,
+                                  allow_writes=self.args.allow_writes)
+            action, name = verdict.action, verdict.name
+        else:
+            action = guard.decide(write, self.target, read_only=self.args.read_only,
+                                  allow_writes=self.args.allow_writes)
+        if action == guard.REFUSE:
+            print(guard.refusal(action, name, self.target, self.args.read_only), file=sys.stderr)
+            return None
+        if action == guard.CONFIRM:
             if confirm(f"{name} changes {self.target.text}. Send it? [y/N] "):
                 return True
             print(f"not sent: {name}", file=sys.stderr)
-            return False
-        return True
+            return None
+        return False
 
     def run_line(self, line: str, confirm) -> None:
         line = line.strip()
@@ -255,7 +249,8 @@ class Console:
         if problem:
             print(f"not sent: {problem}", file=sys.stderr)
             return
-        if not self.guard(line, confirm):
+        confirmed = self.guard(line, confirm)
+        if confirmed is None:
             return
         if self.session is None or self.session.closed:
             print("not connected: use \\connect TARGET", file=sys.stderr)
@@ -278,8 +273,7 @@ class Console:
         if self.recorder is not None:
             hooks.append(lambda d, raw: d == "S" and reply.extend(_reply_lines(raw)))
         self.session.on_wire = (lambda d, raw: [h(d, raw) for h in hooks]) if hooks else None
-        write = C.is_write(self.table, line)
-        events = self.session.execute(line, batches=True)
+        events = self.session.execute(line, batches=True, confirmed=confirmed)
         try:
             for event in events:
                 renderer.event(event)
@@ -299,8 +293,6 @@ class Console:
             raise
         finally:
             self.last_activity = time.monotonic()
-            if write and not self.target.is_demo:
-                audit(self.target.text, line)
             renderer.flush()
             out.close()
             if self.recorder is not None:
@@ -317,13 +309,11 @@ class Console:
         if self.session is None or self.session.closed:
             print("not connected: use \\connect TARGET", file=sys.stderr)
             return
-        if not self.guard(rest, confirm, write=True, name="\\upload"):
+        confirmed = self.guard(rest, confirm, write=True, name="\\upload")
+        if confirmed is None:
             return
         self.session.on_wire = None
-        message = upload(self.session, path, mailbox, flags)
-        if not self.target.is_demo:
-            audit(self.target.text, f"\\upload {rest}")
-        print(message)
+        print(upload(self.session, path, mailbox, flags, confirmed=confirmed))
 
     def release_idle_lock(self) -> str | None:
         """ENDUSER when a user lock has been held idle too long (it blocks that user's

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
+from syncsh import guard
 from syncsh.errors import ConnectionLost, SyncshError
 from syncsh.protocol import commands
 from syncsh.transcript import match
@@ -72,9 +73,12 @@ def ssh_host(argv: list[str]) -> str:
 
 class Replayer:
     def __init__(self, *, hosts: dict[str, str] | None = None, allow_writes: bool = False,
-                 stop_on_fail: bool = False, timeout: float = 30.0) -> None:
+                 stop_on_fail: bool = False, timeout: float = 30.0, trust_hosts: bool = False,
+                 read_only: bool = False) -> None:
         self.host_overrides = dict(hosts or {})
         self.allow_writes = allow_writes
+        self.trust_hosts = trust_hosts      # the user accepts the transcripts' own %host lines
+        self.read_only = read_only
         self.stop_on_fail = stop_on_fail
         self.timeout = timeout
 
@@ -90,6 +94,9 @@ class Replayer:
         result.transcript = transcript
         run = _Run(self, transcript)
         try:
+            # everything the transcript would send is judged before anything is: a refused
+            # replay sends nothing at all
+            preflight(self, transcript, os.path.dirname(path))
             run.setup(os.path.dirname(path))
             for step in transcript.steps:
                 outcome = run.step(step)
@@ -124,7 +131,7 @@ class _Run:
         return self.private
 
     def target_for(self, host: str):
-        from syncsh.targets import parse_target
+        from syncsh.targets import TargetOptions, parse_target
         if host in self.r.host_overrides:
             return parse_target(self.r.host_overrides[host])
         text = self.t.hosts.get(host) or (f"demo:{host}" if host in DEMO_NAMES else None)
@@ -134,7 +141,11 @@ class _Run:
             target = parse_target(text, demo_dir=self.private_pair())
             target.in_process = True       # a private pair: no interpreter start per step
             return target
-        return parse_target(text)
+        problem = untrusted_host(self.r, self.t, host)
+        if problem:
+            raise Unreplayable(problem)
+        # a target the transcript chose is offered no credentials (password, keys, agent)
+        return parse_target(text, options=TargetOptions(credentials=False))
 
     def store_of(self, host: str) -> str:
         target = self.target_for(host)
@@ -202,7 +213,7 @@ class _Run:
         from syncsh.connect import open_session
         target = self.target_for(host)
         lines: list[str] = []
-        session = open_session(target, timeout=self.r.timeout,
+        session = open_session(target, timeout=self.r.timeout, gate=self.gate(target),
                                on_wire=lambda d, raw: d == "S" and lines.extend(_lines(raw)))
         self.session, self.target = session, target
         return lines
@@ -210,10 +221,10 @@ class _Run:
     def protocol(self, wire: str) -> list[str]:
         if self.session is None:
             raise Unreplayable("a protocol line before any `$ ssh` connection")
-        first = wire.split("\r\n", 1)[0]
-        if self.refused(commands.is_write(self.session.table, first), self.target):
-            raise Unreplayable(f"refused: {commands.command_name(self.session.table, first)} "
-                               f"writes to {self.target.text}; replay it with --allow-writes")
+        verdict = self.gate(self.target).judge(self.session.table, wire)
+        if verdict.action != guard.SEND:
+            raise Unreplayable(refusal_text(verdict.action, verdict.name, self.target,
+                                            self.r.read_only))
         lines: list[str] = []
         self.session.on_wire = lambda d, raw: d == "S" and lines.extend(_lines(raw))
         try:
@@ -230,13 +241,15 @@ class _Run:
         from syncsh.replica.master import MasterStore
         args = parser_args(parser(), argv + ["--master", "-"])
         target = self.target_for(args.target)
-        if self.refused(True, target):
-            raise Unreplayable(f"refused: replicate writes to {target.text}; "
-                               "replay it with --allow-writes")
+        action = guard.decide(True, target, read_only=self.r.read_only,
+                              allow_writes=self.r.allow_writes)
+        if action != guard.SEND:
+            raise Unreplayable(refusal_text(action, "replicate", target, self.r.read_only))
         from syncsh.connect import open_session
         out: list[str] = []
         session = open_session(target, timeout=self.r.timeout, on_stderr=out.append,
-                               server_verbosity=2 if args.verbosity >= 2 else 0)
+                               server_verbosity=2 if args.verbosity >= 2 else 0,
+                               gate=self.gate(target, guard.REPLICATE))
         master = MasterStore(self.store_of(self.t.master))
         try:
             engine = Replicator(master, session, verbosity=args.verbosity, say=out.append)
@@ -252,10 +265,9 @@ class _Run:
             session.close()
         return out
 
-    def refused(self, write: bool, target) -> bool:
-        """Replay has no one to ask: a write that needs confirmation is not sent."""
-        from syncsh import guard
-        return guard.decide(write, target, allow_writes=self.r.allow_writes) != guard.SEND
+    def gate(self, target, door: str = guard.REPLAY):
+        return guard.Gate(target, door=door, read_only=self.r.read_only,
+                          allow_writes=self.r.allow_writes)
 
     def end_connection(self) -> None:
         if self.session is not None:
@@ -282,3 +294,114 @@ def _lines(raw: bytes) -> list[str]:
     if text.endswith("\r\n"):
         text = text[:-2]
     return text.split("\r\n")
+
+
+# ---------------------------------------------------------------------- before anything runs
+
+def refusal_text(action: str, name: str, target, read_only: bool) -> str:
+    if action == guard.REFUSE:
+        return guard.refusal(action, name, target, read_only)
+    return f"refused: {name} writes to {target.text}; replay it with --allow-writes"
+
+
+def host_reach(text: str) -> str | None:
+    """What a %host target would do that reading a transcript must not: None for demo:."""
+    if text.startswith("demo:"):
+        return None
+    if text.startswith("exec:"):
+        return "runs a command"
+    if text.startswith("cyrus:"):
+        return "runs Cyrus' sync_server"
+    if text.startswith(("ssh://", "csync://")):
+        return "reaches a network host"
+    if text.startswith("unix:"):
+        return "opens a local socket"
+    return "names a target of the config"
+
+
+def untrusted_host(replayer: Replayer, transcript: Transcript, host: str) -> str | None:
+    """Why the transcript's own %host line for host may not be used, or None: a transcript
+    names hosts, only the user says where they go (--host, or --trust-hosts)."""
+    text = transcript.hosts.get(host)
+    if text is None or host in replayer.host_overrides or replayer.trust_hosts:
+        return None
+    reach = host_reach(text)
+    if reach is None:
+        return None
+    number = transcript.host_lines.get(host, 0)
+    return (f"{transcript.path}:{number}: %host {host} = {text} {reach}; a transcript does "
+            f"not choose where it goes: --host {host}=TARGET, or --trust-hosts")
+
+
+def preflight(replayer: Replayer, transcript: Transcript, directory: str, depth: int = 0) -> None:
+    """Refuse a transcript whose %host lines the user has not confirmed, or that would send
+    a write the guard rail does not let through, before it sends anything.  Steps that
+    cannot be replayed for other reasons are left to say so when they come."""
+    for host in transcript.hosts:
+        problem = untrusted_host(replayer, transcript, host)
+        if problem:
+            raise Unreplayable(problem)
+    for number, args in transcript.setup:
+        if args[0] == "replay" and depth < 8:
+            path = os.path.join(directory, args[1])
+            try:
+                inner = parse(path)
+            except TranscriptError:
+                continue                        # said when the setup runs
+            preflight(replayer, inner, os.path.dirname(path), depth + 1)
+    run = _Run(replayer, transcript, private_dir="")      # resolves targets, opens nothing
+    target = None
+    for step in transcript.steps:
+        try:
+            if step.is_shell:
+                target = _preflight_shell(run, step)
+                continue
+        except (Unreplayable, TranscriptError):
+            target = None
+            continue
+        if target is not None:
+            _preflight_line(replayer, transcript, target, step)
+
+
+def _preflight_shell(run: _Run, step: Step):
+    """The target a shell step connects to (None: it connects nowhere known)."""
+    argv = step.shell
+    if argv and argv[0] == "ssh":
+        return _resolve(run, ssh_host(argv))
+    if argv and argv[0] in ("replicate", "syncsh") and "replicate" in argv[:2]:
+        from syncsh.replica.cli import parser
+        args = parser_args(parser(), argv[argv.index("replicate") + 1:] + ["--master", "-"])
+        target = _resolve(run, args.target)
+        action = guard.decide(True, target, read_only=run.r.read_only,
+                              allow_writes=run.r.allow_writes)
+        if target is not None and action != guard.SEND:
+            raise _Refused(f"{run.t.path}:{step.command.number}: "
+                           + refusal_text(action, "replicate", target, run.r.read_only))
+    return None
+
+
+class _Refused(SyncshError):
+    pass
+
+
+def _resolve(run: _Run, host: str):
+    """The target a host name stands for, without building a demo pair for it."""
+    if host not in run.r.host_overrides and (run.t.hosts.get(host) or "demo:").startswith("demo:") \
+            and (host in run.t.hosts or host in DEMO_NAMES):
+        from syncsh.targets import Target
+        return Target(run.t.hosts.get(host) or f"demo:{host}", "demo")
+    return run.target_for(host)
+
+
+def _preflight_line(replayer: Replayer, transcript: Transcript, target, step: Step) -> None:
+    from syncsh.cli import expected_dialect
+    dialect = expected_dialect(target)
+    tables = [commands.table_for(dialect)] if dialect else \
+        [commands.LEGACY, commands.CSYNC]
+    verdicts = [guard.judge(table, step.command.text, target, read_only=replayer.read_only,
+                            allow_writes=replayer.allow_writes) for table in tables]
+    # before the banner names the dialect: refused when no dialect would let it through
+    if all(v.action != guard.SEND for v in verdicts):
+        first = verdicts[-1] if dialect is None else verdicts[0]
+        raise Unreplayable(f"{transcript.path}:{step.command.number}: " + refusal_text(
+            first.action, first.name, target, replayer.read_only))
