@@ -57,7 +57,7 @@ def record(target: str, door: str, wire, done) -> None:
     from syncsh import private
     reply = f"{done.status} {done.text}".strip() if done is not None else "(no reply)"
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    fields = [stamp, local_user(), target, door, summarised(wire), reply]
+    fields = [stamp, local_user(), target, door, private.masked(summarised(wire)), reply]
     line = "\t".join(_escaped(field) for field in fields) + "\n"
     where = path()
     try:

@@ -120,6 +120,9 @@ def client_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # history, audit log, recordings, stores, known_hosts: whatever syncsh creates holds
+    # what was typed or what a server holds, and is its owner's only
+    os.umask(os.umask(0o077) | 0o077)
     debug = "--debug" in argv
     try:
         if argv and argv[0] in SUBCOMMANDS:
@@ -229,7 +232,11 @@ def run_one_shot(target, args, script: list[str]) -> int:
                            on_stderr=_stderr_relay, learn=False, gate=one_shot_gate(target, args))
     try:
         if session.dialect != known:
-            check_script(script, target, args, session.table)
+            try:
+                check_script(script, target, args, session.table)
+            except UsageError:
+                session.closed = True        # a refused run sends nothing, not even EXIT
+                raise
         renderer.banner(session.banner, target.text)
         session.on_wire = renderer.wire if fmt == "raw" else None
         for line in script:

@@ -15,10 +15,14 @@ SECRET_VARIABLES = ("SYNCSH_PASSWORD",)
 
 
 def ensure_dir(path: str) -> str:
-    """Create a private directory (and its missing parents); tighten one syncsh made."""
+    """Create a private directory (and its missing parents); tighten an existing one of
+    ours (one left 0755 by an older version), never a shared one such as /tmp."""
+    import stat
     os.makedirs(path, mode=DIR_MODE, exist_ok=True)
     try:
-        if os.stat(path).st_uid == os.getuid():
+        info = os.stat(path)
+        if info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX and \
+                stat.S_IMODE(info.st_mode) & 0o077:
             os.chmod(path, DIR_MODE)
     except OSError:
         pass
@@ -52,6 +56,32 @@ def open_write(path: str, **text):
 def touch(path: str) -> str:
     os.close(_open(path, os.O_WRONLY))
     return path
+
+
+def tighten_tree(top: str) -> None:
+    """A store syncsh just built: its directories 0700, its files 0600."""
+    for directory, _, files in os.walk(top):
+        os.chmod(directory, DIR_MODE)
+        for name in files:
+            os.chmod(os.path.join(directory, name), FILE_MODE)
+
+
+def masked(line: str) -> str:
+    """A command line as it may be shown or kept: what follows AUTHENTICATE's mechanism,
+    or LOGIN, is a secret (typed by hand, it must not reach the trace, the history, a
+    recording or the audit log)."""
+    words = line.split(None, 2)
+    verb = words[0].upper() if words else ""
+    if verb == "AUTHENTICATE" and len(words) > 2:
+        return f"{words[0]} {words[1]} ***"
+    if verb == "LOGIN" and len(words) > 1:
+        return f"{words[0]} ***"
+    return line
+
+
+def is_secret(line: str) -> bool:
+    return masked(line.lstrip()) != line.lstrip() or \
+        line.lstrip().upper().startswith(("AUTHENTICATE", "LOGIN"))
 
 
 def child_env(extra: dict | None = None) -> dict:

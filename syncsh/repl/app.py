@@ -51,11 +51,14 @@ def history_path() -> str:
 
 def is_secret(line: str) -> bool:
     """Lines that never enter history: authentication and anything carrying a literal."""
-    return line.lstrip().upper().startswith("AUTHENTICATE") or ("{" in line and "}" in line)
+    from syncsh.private import is_secret as secret
+    return secret(line) or ("{" in line and "}" in line)
 
 
 def make_history(path: str):
     from prompt_toolkit.history import FileHistory
+
+    from syncsh import private
 
     class FilteredHistory(FileHistory):
         def store_string(self, string: str) -> None:
@@ -67,7 +70,8 @@ def make_history(path: str):
                 return
             super().append_string(string)
 
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    private.ensure_dir(os.path.dirname(path))
+    private.touch(path)                     # 0600 before the first line goes in
     return FilteredHistory(path)
 
 
@@ -255,7 +259,8 @@ class Console:
         if self.session is None or self.session.closed:
             print("not connected: use \\connect TARGET", file=sys.stderr)
             return
-        self.commands_run.append(line)
+        from syncsh.private import masked
+        self.commands_run.append(masked(line))
         from syncsh.repl.pager import PagedOutput, PagerQuit
         out = PagedOutput(self.out, enabled=not self.args.no_pager and self.fmt == "table")
         renderer = self._renderer(out)
@@ -265,8 +270,10 @@ class Console:
             start = time.monotonic()
 
             def trace(direction, raw, start=start):
+                from syncsh.private import masked
+                text = raw.decode('utf-8', 'replace').rstrip()
                 print(f"{time.monotonic() - start:8.4f} {direction}: "
-                      f"{raw.decode('utf-8', 'replace').rstrip()}", file=sys.stderr)
+                      f"{masked(text) if direction == 'C' else text}", file=sys.stderr)
             hooks.append(trace)
         if self.fmt == "raw":
             hooks.append(renderer.wire)
@@ -481,10 +488,13 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
     prompt.completer = completer
     prompt.key_bindings = make_key_bindings(completer)
 
+    answers = []        # a prompt of its own: an answer (y) never enters the history
+
     def confirm(question: str) -> bool:
+        if not answers:
+            answers.append(PromptSession(input=input, output=output))
         try:
-            return prompt.prompt(question, completer=None, auto_suggest=None,
-                                 bottom_toolbar=None).strip().lower() in ("y", "yes")
+            return answers[0].prompt(question).strip().lower() in ("y", "yes")
         except (EOFError, KeyboardInterrupt):
             return False
 
