@@ -40,6 +40,7 @@ class Verdict:
     write: bool          # some piece of it changes the replica
     name: str            # the command that decided: the first write, else the first command
     why: str = ""        # the one line a refusal is said in
+    known: bool = True   # the table knows the command it is named by
 
 
 def command_pieces(wire: str | bytes) -> list[str]:
@@ -68,11 +69,15 @@ def judge(table, wire: str | bytes, target, *, read_only: bool = False,
     else:
         writes = [i for i, p in enumerate(pieces[1:], 1)
                   if _may_be_command(p) and commands.is_write(table, p)]
-    name = commands.command_name(table, pieces[writes[0]] if writes else first)
-    if writes and writes[0] > 0:
+    # named by the first write the table knows (a literal's text is only suspect)
+    known = [i for i in writes if commands.lookup(table, pieces[i]) is not None]
+    decider = (known or writes or [0])[0]
+    name = commands.command_name(table, pieces[decider] if pieces else first)
+    if decider > 0:
         name = f"{name} (after {commands.command_name(table, first)}'s first line)"
     action = decide(bool(writes), target, read_only=read_only, allow_writes=allow_writes)
-    return Verdict(action, bool(writes), name, refusal(action, name, target, read_only))
+    return Verdict(action, bool(writes), name, refusal(action, name, target, read_only),
+                   bool(known) or not writes)
 
 
 def refusal(action: str, name: str, target, read_only: bool) -> str:

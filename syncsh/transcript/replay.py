@@ -402,6 +402,6 @@ def _preflight_line(replayer: Replayer, transcript: Transcript, target, step: St
                             allow_writes=replayer.allow_writes) for table in tables]
     # before the banner names the dialect: refused when no dialect would let it through
     if all(v.action != guard.SEND for v in verdicts):
-        first = verdicts[-1] if dialect is None else verdicts[0]
+        first = next((v for v in verdicts if v.known), verdicts[0])
         raise Unreplayable(f"{transcript.path}:{step.command.number}: " + refusal_text(
             first.action, first.name, target, replayer.read_only))
