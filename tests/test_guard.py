@@ -328,3 +328,52 @@ def test_a_recording_is_private_and_masks_a_typed_login(tmp_path, capsys):
     assert stat.S_IMODE(os.stat(record).st_mode) == 0o600
     err = capsys.readouterr().err
     assert "hunter2" not in err and "LOGIN ***" in err
+
+
+# ---------------------------------------------------------------------- pasted snippets
+
+DOCUMENT_BLOCK = """C: $ ssh -x cyrus-2 /usr/local/cyrus/bin/sync_server
+S: * Sync Server v0.0 [EXPERIMENTAL]
+C: user_some dpc22 user.dpc22
+S: ** 6b98205c796c6c61 user.dpc22 \\
+S:     "dpc22   lrswipcda       anonymous       0      " 4151 1062945305
+  … (same eight lines as before) …
+S: OK User_Some finished
+C: select user.dpc22
+S: OK 6b98205c796c6c61 4151 1062945305
+# Remove message with UID "1" (sitting in the inbox since January, no GUID)
+C: expunge 1
+S: OK Expunge Complete"""
+
+
+@pytest.mark.parametrize("wrap", ["    ", "\t", "> ", ">> ", "md"])
+def test_an_indented_or_quoted_snippet_runs_only_its_client_lines(wrap):
+    from syncsh.repl.app import snippet_commands
+    if wrap == "md":
+        text = "```\n" + DOCUMENT_BLOCK + "\n```"
+    else:
+        text = "\n".join(wrap + line for line in DOCUMENT_BLOCK.split("\n"))
+    commands, skipped = snippet_commands(text)
+    assert commands == ["user_some dpc22 user.dpc22", "select user.dpc22", "expunge 1"]
+    assert skipped == ["$ ssh -x cyrus-2 /usr/local/cyrus/bin/sync_server"]
+
+
+def test_a_partly_quoted_email_runs_only_its_quoted_client_lines():
+    from syncsh.repl.app import snippet_commands
+    text = "Hi,\nwhat I ran:\n> C: user dpc22\n> S: OK Locked dpc22\n> C: lsub\nThanks\nBob"
+    assert snippet_commands(text) == (["user dpc22", "lsub"], [])
+
+
+def test_a_pasted_four_space_block_of_the_document_runs_its_client_lines(tmp_path, capsys):
+    """Pasted (bracketed paste) into the REPL on a logging target: the server receives the
+    C: lines and nothing else."""
+    from test_transcripts import run_repl_keys
+    target, log = pair_and_logger(tmp_path)
+    block = "\n".join("    " + line for line in DOCUMENT_BLOCK.split("\n"))
+    run_repl_keys("\x1b[200~" + block + "\x1b[201~\ny\n\x04", "--allow-writes", target)
+    sent = log.read_bytes().decode()
+    assert sent.splitlines()[:3] == ["user_some dpc22 user.dpc22", "select user.dpc22",
+                                     "expunge 1"]
+    assert "C:" not in sent and "S:" not in sent and "ssh" not in sent
+    err = capsys.readouterr().err
+    assert "not run (a shell line): $ ssh -x cyrus-2" in err
