@@ -377,3 +377,37 @@ def test_a_pasted_four_space_block_of_the_document_runs_its_client_lines(tmp_pat
     assert "C:" not in sent and "S:" not in sent and "ssh" not in sent
     err = capsys.readouterr().err
     assert "not run (a shell line): $ ssh -x cyrus-2" in err
+
+
+# ---------------------------------------------------------------------- diff roles
+
+def test_repl_diff_roles_are_explicit(tmp_path, capsys):
+    from test_transcripts import run_repl_keys
+    # on the default target (the demo replica), one argument: the demo pair's own roles
+    run_repl_keys("\\diff demo:cyrus-1 --user dpc22\n\\diff demo:cyrus-1 . --user dpc22\n\x04",
+                  "demo:cyrus-2", "--format", "raw")
+    out = capsys.readouterr().out
+    assert out.count("uidlast 4156 on the master, 4151 on the replica") == 2
+    # two exec: targets: the REPL asks which role this one plays
+    from syncsh import demo
+    master, replica = demo.init(str(tmp_path / "p"))
+    here = f"exec:{sys.executable} -m syncsh server --store {replica}"
+    other = f"exec:{sys.executable} -m syncsh server --store {master}"
+    run_repl_keys(f"\\diff '{other}' --user dpc22\nr\n\x04", here, "--format", "raw")
+    captured = capsys.readouterr()
+    assert "uidlast 4156 on the master, 4151 on the replica" in captured.out
+
+
+def test_suggested_replicate_is_quoted_for_a_shell(tmp_path):
+    import shlex
+    from syncsh import demo
+    master, replica = demo.init(str(tmp_path / "p q"))
+    ends = [f"exec:{sys.executable} -m syncsh server --store '{store}'"
+            for store in (master, replica)]
+    proc = syncsh("diff", *ends, "--user", "dpc22", "--master-store", master, "--no-color")
+    out = proc.stdout.decode()
+    assert proc.returncode == 1, proc.stderr
+    command = f"syncsh replicate --master {shlex.quote(master)} -s {shlex.quote(ends[1])}"
+    assert command in out.replace("\n", " ") or command in out, out
+    step = next(line for line in out.splitlines() if "syncsh replicate" in line)
+    shlex.split(step[step.index("syncsh replicate"):])        # a shell could read it

@@ -20,7 +20,8 @@ META = [
     ("\\history", "show this session's commands"),
     ("\\record", "\\record FILE | \\record off: write the session as a transcript"),
     ("\\upload", "\\upload FILE MAILBOX [FLAG …]: add a message file (modern dialect; a write)"),
-    ("\\diff", "\\diff OTHER --user U …: how this target (master) and OTHER (replica) differ"),
+    ("\\diff", "\\diff MASTER REPLICA --user U … ('.' is this target), \\diff PAIR, or "
+               "\\diff OTHER (asks this target's role unless the config says)"),
     ("\\quit", "leave (Ctrl-D too)"),
 ]
 
@@ -170,6 +171,7 @@ class Console:
         self.output = output
         self.out = sys.stdout
         self.recorder = None
+        self.ask = None                 # question -> answer line (the REPL's own prompt)
         self.last_activity = time.monotonic()
         self.banner_due = False
 
@@ -424,21 +426,56 @@ class Console:
             raise UsageError(f"unknown meta-command {word}; \\help lists them")
 
     def diff(self, rest: str) -> None:
-        """This target as the master, another as the replica, on fresh connections."""
+        """\\diff MASTER REPLICA ('.' is this session's target), \\diff PAIR, or \\diff OTHER:
+        this target's role then comes from the config's pairs (or the demo pair), else
+        the user is asked; never assumed (a reversed diff suggests overwriting the master)."""
         import shlex
         from syncsh.diff.cli import run as run_diff
         try:
             words = shlex.split(rest)
         except ValueError as exc:
             raise UsageError(f"\\diff: {exc}") from None
-        if not words or words[0].startswith("-"):
-            raise UsageError("\\diff OTHER --user U … (this target is the master)")
+        ends = []
+        while words and not words[0].startswith("-") and len(ends) < 2:
+            ends.append(self.target.text if words[0] == "." else words[0])
+            words.pop(0)
+        if not ends:
+            raise UsageError("\\diff MASTER REPLICA --user U … ('.' for this target), "
+                             "or \\diff PAIR")
+        if len(ends) == 1:
+            ends = self.diff_roles(ends[0], "--config" in words)
         held = self.session.user if self.session is not None else None
         if held and held in words:
             raise UsageError(f"this session holds the lock on {held}: ENDUSER first "
                              "(diff would wait for it)")
-        status = run_diff([self.target.text, *words])
+        config = ["--config", self.args.config] if getattr(self.args, "config", None) and \
+            "--config" not in words else []
+        status = run_diff([*ends, *words, *config])
         print(f"(diff exit status {status})", file=sys.stderr)
+
+    def diff_roles(self, other: str, config_given: bool) -> list[str]:
+        """MASTER, REPLICA for \\diff OTHER (or [PAIR] for a configured pair's name)."""
+        from syncsh import config as configuration
+        here = self.target.text
+        pairs = {} if config_given else \
+            configuration.load(getattr(self.args, "config", None)).pairs
+        if other in pairs:
+            return [other]
+        for pair in pairs.values():
+            if {pair.master, pair.replica} == {here, other}:
+                return [pair.master, pair.replica]
+        from syncsh import demo
+        if here.startswith("demo:") and other.startswith("demo:") and here != other:
+            return [f"demo:{demo.NAMES[0]}", f"demo:{demo.NAMES[1]}"]   # the demo's own roles
+        if self.ask is None:
+            raise UsageError(f"which is the master? \\diff MASTER REPLICA ('.' for {here})")
+        answer = self.ask(f"Is {here} the master or the replica of {other}? [m/r] ")
+        answer = answer.strip().lower()
+        if answer in ("m", "master"):
+            return [here, other]
+        if answer in ("r", "replica"):
+            return [other, here]
+        raise UsageError("no diff: say m or r (or \\diff MASTER REPLICA)")
 
     def describe_loss(self) -> str:
         s = self.session
@@ -515,13 +552,17 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
 
     answers = []        # a prompt of its own: an answer (y) never enters the history
 
-    def confirm(question: str) -> bool:
+    def ask(question: str) -> str:
         if not answers:
             answers.append(PromptSession(input=input, output=output))
         try:
-            return answers[0].prompt(question).strip().lower() in ("y", "yes")
+            return answers[0].prompt(question)
         except (EOFError, KeyboardInterrupt):
-            return False
+            return ""
+
+    def confirm(question: str) -> bool:
+        return ask(question).strip().lower() in ("y", "yes")
+    console.ask = ask
 
     def pre_run() -> None:
         nonlocal open_later
