@@ -84,7 +84,9 @@ def refusal(action: str, name: str, target, read_only: bool) -> str:
     """The one line a write not let through is said in ("" for SEND)."""
     if action == REFUSE:
         return f"refused: {name} writes to the replica and " + (
-            "--read-only is set" if read_only else f"{target.text} is read_only in the config")
+            "--read-only is set" if read_only else
+            f"{target.text} is read_only in the config (no --allow-writes or confirmation "
+            "lets it through, as with --read-only)")
     if action == CONFIRM:
         return f"refused: {name} writes to {target.text}; pass --allow-writes to send it"
     return ""

@@ -411,3 +411,23 @@ def test_suggested_replicate_is_quoted_for_a_shell(tmp_path):
     assert command in out.replace("\n", " ") or command in out, out
     step = next(line for line in out.splitlines() if "syncsh replicate" in line)
     shlex.split(step[step.index("syncsh replicate"):])        # a shell could read it
+
+
+def test_upload_is_audited_with_its_door_and_literals_by_size(cyrus, tmp_path):
+    from test_csync import fresh_user
+    user = fresh_user(cyrus, 1, prefix="aud")
+    message = tmp_path / "m.eml"
+    body = f"From: a@example.org\r\nTo: {user}@example.org\r\nSubject: audit\r\n\r\nsecret-body\r\n"
+    message.write_bytes(body.encode())
+    target = f"unix:{cyrus.replica_socket}"
+    proc = syncsh(target, "--allow-writes", "-c", f"\\upload {message} user.{user}",
+                  "-c", f"APPLY SUB %(USERID {user} MBOXNAME user.{user})")
+    assert proc.returncode == 0, proc.stderr
+    entries = audit_lines()
+    assert [e[3] for e in entries] == ["upload", "upload", "one-shot"]
+    apply_message, apply_mailbox, sub = entries
+    assert apply_message[4].startswith("APPLY MESSAGE (%{") and \
+        f"[{len(body)} bytes]" in apply_message[4] and "secret-body" not in apply_message[4]
+    assert apply_mailbox[4].startswith("APPLY MAILBOX %(") and apply_mailbox[5].startswith("OK")
+    assert sub[4] == f"APPLY SUB %(USERID {user} MBOXNAME user.{user})"
+    assert all(e[2] == target for e in entries)

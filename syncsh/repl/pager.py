@@ -41,8 +41,9 @@ class PagedOutput:
     def _start_pager(self) -> None:
         command = os.environ.get("PAGER") or "less -R -F -X"
         try:
+            from syncsh.private import child_env
             self.pager = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE,
-                                          text=True, errors="replace")
+                                          text=True, errors="replace", env=child_env())
         except (OSError, ValueError):
             self.enabled = False
             self.stream.write("".join(self.held))

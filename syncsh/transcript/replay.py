@@ -144,8 +144,11 @@ class _Run:
         problem = untrusted_host(self.r, self.t, host)
         if problem:
             raise Unreplayable(problem)
-        # a target the transcript chose is offered no credentials (password, keys, agent)
-        return parse_target(text, options=TargetOptions(credentials=False))
+        # a target the transcript chose is offered no credentials (password, keys, agent);
+        # one of the user's own config (named) is the user's choice of where they go
+        from syncsh.targets import SCHEMES
+        return parse_target(text, options=TargetOptions(
+            credentials=not text.startswith(SCHEMES)))
 
     def store_of(self, host: str) -> str:
         target = self.target_for(host)
