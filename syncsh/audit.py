@@ -61,6 +61,7 @@ def record(target: str, door: str, wire, done) -> None:
     line = "\t".join(_escaped(field) for field in fields) + "\n"
     where = path()
     try:
+        private.data_dir()
         with private.open_append(where) as handle:
             handle.write(line.encode("utf-8", "replace"))
     except OSError as exc:

@@ -14,11 +14,15 @@ FILE_MODE = 0o600
 SECRET_VARIABLES = ("SYNCSH_PASSWORD",)
 
 
-def ensure_dir(path: str) -> str:
-    """Create a private directory (and its missing parents); tighten an existing one of
-    ours (one left 0755 by an older version), never a shared one such as /tmp."""
+def ensure_dir(path: str, *, tighten: bool = True) -> str:
+    """Create a private directory (and its missing parents).  With ``tighten``, an existing
+    one of ours (one left 0755 by an older version) is made private too, never a shared
+    one such as /tmp; without, an existing directory (where a recording goes) is left as
+    it is."""
     import stat
     os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+    if not tighten:
+        return path
     try:
         info = os.stat(path)
         if info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX and \
@@ -35,7 +39,7 @@ def data_dir() -> str:
 
 
 def _open(path: str, flags: int):
-    ensure_dir(os.path.dirname(os.path.abspath(path)))
+    ensure_dir(os.path.dirname(os.path.abspath(path)), tighten=False)
     fd = os.open(path, flags | os.O_CREAT, FILE_MODE)
     try:
         os.fchmod(fd, FILE_MODE)         # a file left by an older version: made private

@@ -431,3 +431,26 @@ def test_upload_is_audited_with_its_door_and_literals_by_size(cyrus, tmp_path):
     assert apply_mailbox[4].startswith("APPLY MAILBOX %(") and apply_mailbox[5].startswith("OK")
     assert sub[4] == f"APPLY SUB %(USERID {user} MBOXNAME user.{user})"
     assert all(e[2] == target for e in entries)
+
+
+def test_files_an_older_version_left_readable_are_made_private(tmp_path, capsys):
+    from test_transcripts import run_repl_keys
+    data = os.environ["SYNCSH_DATA_DIR"]
+    os.makedirs(data)
+    os.chmod(data, 0o755)
+    for name in ("history", "audit.log"):
+        with open(os.path.join(data, name), "w") as handle:
+            handle.write("")
+        os.chmod(os.path.join(data, name), 0o644)
+    target, log = pair_and_logger(tmp_path)
+    run_repl_keys("user dpc22\naddsub user.dpc22.x\ny\n\x04", target)
+    assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+    for name in ("history", "audit.log"):
+        assert stat.S_IMODE(os.stat(os.path.join(data, name)).st_mode) == 0o600, name
+    # a recording's own directory is the user's: left as it is
+    elsewhere = tmp_path / "notes"
+    elsewhere.mkdir(mode=0o755)
+    os.chmod(elsewhere, 0o755)
+    run_repl_keys(f"\\record {elsewhere / 'r.txt'}\nquota user.dpc22\n\x04", "demo:cyrus-2")
+    assert stat.S_IMODE(os.stat(elsewhere).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(elsewhere / "r.txt").st_mode) == 0o600
