@@ -48,33 +48,53 @@ def command_pieces(wire: str | bytes) -> list[str]:
     (a bare CR or LF ends one for some servers), literal bytes and what follows them."""
     if isinstance(wire, bytes):
         wire = wire.decode("utf-8", "surrogateescape")
-    return [piece for piece in re.split(r"[\r\n]+", wire) if piece.strip()]
+    return [piece for piece in _LINE_END.split(wire) if piece.strip()]
+
+
+_LINE_END = re.compile(r"[\r\n]+")
+_FIRST_LINE = re.compile(rb"[^\r\n]*")
+# what a piece that is data starts with: a list's end or start, a quoted string, a literal,
+# a kvlist, a number; anything else (a letter, a control byte, a look-alike) may be read
+# as a command by a server that did not take the literal
+_DATA_START = frozenset(')("{%*+\\0123456789')
 
 
 def _may_be_command(piece: str) -> bool:
-    """A piece that does not start with a letter cannot name a command: the server answers
-    it BAD (a literal's closing ``)``, a number, a quoted name)."""
-    first = piece.lstrip()[:1]
-    return first.isalpha() or not first.isascii()
+    return piece.lstrip()[:1] not in _DATA_START
+
+
+def _first_piece(wire: str | bytes) -> str:
+    """The first non-blank physical line, without decoding what follows (a message body)."""
+    if isinstance(wire, bytes):
+        return _FIRST_LINE.match(wire.lstrip()).group().decode("utf-8", "surrogateescape")
+    return _LINE_END.split(wire.lstrip(), maxsplit=1)[0]
+
+
+def _shown(name: str) -> str:
+    """A command word as a message may show it: control characters escaped, and short
+    (it may come from a transcript)."""
+    shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in name)
+    return shown if len(shown) <= 40 else shown[:40] + "…"
 
 
 def judge(table, wire: str | bytes, target, *, read_only: bool = False,
           allow_writes: bool = False) -> Verdict:
     """The decision for everything of one command that will reach the server."""
     from syncsh.protocol import commands
-    pieces = command_pieces(wire)
-    first = pieces[0] if pieces else ""
+    first = _first_piece(wire)
     if commands.is_write(table, first):
-        writes = [0]                     # decided: the rest (a message body) need not be read
+        pieces = [first]                 # decided: the rest (a message body) need not be read
+        writes = [0]
     else:
-        writes = [i for i, p in enumerate(pieces[1:], 1)
-                  if _may_be_command(p) and commands.is_write(table, p)]
+        pieces = command_pieces(wire) or [first]
+        writes = [i for i, p in enumerate(pieces)
+                  if (i == 0 or _may_be_command(p)) and commands.is_write(table, p)]
     # named by the first write the table knows (a literal's text is only suspect)
     known = [i for i in writes if commands.lookup(table, pieces[i]) is not None]
     decider = (known or writes or [0])[0]
-    name = commands.command_name(table, pieces[decider] if pieces else first)
+    name = _shown(commands.command_name(table, pieces[decider]))
     if decider > 0:
-        name = f"{name} (after {commands.command_name(table, first)}'s first line)"
+        name = f"{name} (after {_shown(commands.command_name(table, pieces[0]))}'s first line)"
     action = decide(bool(writes), target, read_only=read_only, allow_writes=allow_writes)
     return Verdict(action, bool(writes), name, refusal(action, name, target, read_only),
                    bool(known) or not writes)
