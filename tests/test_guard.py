@@ -221,8 +221,12 @@ def test_read_only_target_refuses_every_door(tmp_path, pair):
         "-c": ("prod", "--allow-writes", "-c", "user dpc22", "-c", "addsub user.dpc22.x"),
         "\\upload": ("prod", "--allow-writes", "-c", f"\\upload {tmp_path / 'config.toml'} x"),
     }
+    script = tmp_path / "writes.txt"
+    script.write_text("user dpc22\naddsub user.dpc22.x\n")
+    runs["-f"] = ("prod", "--allow-writes", "-f", str(script))
+    runs["stdin"] = ("prod", "--allow-writes")
     for door, args in runs.items():
-        proc = syncsh(*args, env=env)
+        proc = syncsh(*args, env=env, input=script.read_bytes() if door == "stdin" else None)
         assert proc.returncode == 2, (door, proc.stderr)
         assert b"prod is read_only in the config" in proc.stderr, door
         assert not log.exists() or log.read_bytes() == b"", door
