@@ -423,7 +423,9 @@ def test_upload_is_audited_with_its_door_and_literals_by_size(cyrus, tmp_path):
     message = tmp_path / "m.eml"
     body = f"From: a@example.org\r\nTo: {user}@example.org\r\nSubject: audit\r\n\r\nsecret-body\r\n"
     message.write_bytes(body.encode())
-    target = f"unix:{cyrus.replica_socket}"
+    # an exec: target: Cyrus' own sync_server on stdin/stdout, as cyrus: starts it
+    target = ("exec:runuser -u cyrus -- env CYRUS_SERVICE=csync CYRUS_ID=0 "
+              f"/usr/lib/cyrus/bin/sync_server -C {cyrus.replica_conf} -X")
     proc = syncsh(target, "--allow-writes", "-c", f"\\upload {message} user.{user}",
                   "-c", f"APPLY SUB %(USERID {user} MBOXNAME user.{user})")
     assert proc.returncode == 0, proc.stderr
@@ -435,6 +437,9 @@ def test_upload_is_audited_with_its_door_and_literals_by_size(cyrus, tmp_path):
     assert apply_mailbox[4].startswith("APPLY MAILBOX %(") and apply_mailbox[5].startswith("OK")
     assert sub[4] == f"APPLY SUB %(USERID {user} MBOXNAME user.{user})"
     assert all(e[2] == target for e in entries)
+    data = os.environ["SYNCSH_DATA_DIR"]
+    assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(os.path.join(data, "audit.log")).st_mode) == 0o600
 
 
 def test_files_an_older_version_left_readable_are_made_private(tmp_path, capsys):
