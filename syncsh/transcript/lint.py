@@ -71,7 +71,7 @@ def lint(transcript: Transcript) -> list[tuple[int, str]]:
 def _hosts(transcript: Transcript) -> list[tuple[int, str]]:
     """%host lines that would run a command or reach a host: replay leaves them alone
     unless the user confirms them."""
-    from syncsh.transcript.replay import host_reach
+    from syncsh.transcript.preflight import host_reach
     problems = []
     for host, text in transcript.hosts.items():
         reach = host_reach(text)

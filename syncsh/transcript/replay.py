@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from syncsh import guard
 from syncsh.errors import ConnectionLost, SyncshError
-from syncsh.protocol import commands
 from syncsh.transcript import match
 from syncsh.transcript.parse import Step, Transcript, TranscriptError, parse
 
@@ -96,6 +95,7 @@ class Replayer:
         try:
             # everything the transcript would send is judged before anything is: a refused
             # replay sends nothing at all
+            from syncsh.transcript.preflight import preflight
             preflight(self, transcript, os.path.dirname(path))
             run.setup(os.path.dirname(path))
             for step in transcript.steps:
@@ -141,6 +141,7 @@ class _Run:
             target = parse_target(text, demo_dir=self.private_pair())
             target.in_process = True       # a private pair: no interpreter start per step
             return target
+        from syncsh.transcript.preflight import untrusted_host
         problem = untrusted_host(self.r, self.t, host)
         if problem:
             raise Unreplayable(problem)
@@ -226,6 +227,7 @@ class _Run:
             raise Unreplayable("a protocol line before any `$ ssh` connection")
         verdict = self.gate(self.target).judge(self.session.table, wire)
         if verdict.action != guard.SEND:
+            from syncsh.transcript.preflight import refusal_text
             raise Unreplayable(refusal_text(verdict.action, verdict.name, self.target,
                                             self.r.read_only))
         lines: list[str] = []
@@ -247,6 +249,7 @@ class _Run:
         action = guard.decide(True, target, read_only=self.r.read_only,
                               allow_writes=self.r.allow_writes)
         if action != guard.SEND:
+            from syncsh.transcript.preflight import refusal_text
             raise Unreplayable(refusal_text(action, "replicate", target, self.r.read_only))
         from syncsh.connect import open_session
         out: list[str] = []
@@ -297,114 +300,3 @@ def _lines(raw: bytes) -> list[str]:
     if text.endswith("\r\n"):
         text = text[:-2]
     return text.split("\r\n")
-
-
-# ---------------------------------------------------------------------- before anything runs
-
-def refusal_text(action: str, name: str, target, read_only: bool) -> str:
-    if action == guard.REFUSE:
-        return guard.refusal(action, name, target, read_only)
-    return f"refused: {name} writes to {target.text}; replay it with --allow-writes"
-
-
-def host_reach(text: str) -> str | None:
-    """What a %host target would do that reading a transcript must not: None for demo:."""
-    if text.startswith("demo:"):
-        return None
-    if text.startswith("exec:"):
-        return "runs a command"
-    if text.startswith("cyrus:"):
-        return "runs Cyrus' sync_server"
-    if text.startswith(("ssh://", "csync://")):
-        return "reaches a network host"
-    if text.startswith("unix:"):
-        return "opens a local socket"
-    return "names a target of the config"
-
-
-def untrusted_host(replayer: Replayer, transcript: Transcript, host: str) -> str | None:
-    """Why the transcript's own %host line for host may not be used, or None: a transcript
-    names hosts, only the user says where they go (--host, or --trust-hosts)."""
-    text = transcript.hosts.get(host)
-    if text is None or host in replayer.host_overrides or replayer.trust_hosts:
-        return None
-    reach = host_reach(text)
-    if reach is None:
-        return None
-    number = transcript.host_lines.get(host, 0)
-    return (f"{transcript.path}:{number}: %host {host} = {text} {reach}; a transcript does "
-            f"not choose where it goes: --host {host}=TARGET, or --trust-hosts")
-
-
-def preflight(replayer: Replayer, transcript: Transcript, directory: str, depth: int = 0) -> None:
-    """Refuse a transcript whose %host lines the user has not confirmed, or that would send
-    a write the guard rail does not let through, before it sends anything.  Steps that
-    cannot be replayed for other reasons are left to say so when they come."""
-    for host in transcript.hosts:
-        problem = untrusted_host(replayer, transcript, host)
-        if problem:
-            raise Unreplayable(problem)
-    for number, args in transcript.setup:
-        if args[0] == "replay" and depth < 8:
-            path = os.path.join(directory, args[1])
-            try:
-                inner = parse(path)
-            except TranscriptError:
-                continue                        # said when the setup runs
-            preflight(replayer, inner, os.path.dirname(path), depth + 1)
-    run = _Run(replayer, transcript, private_dir="")      # resolves targets, opens nothing
-    target = None
-    for step in transcript.steps:
-        try:
-            if step.is_shell:
-                target = _preflight_shell(run, step)
-                continue
-        except (Unreplayable, TranscriptError):
-            target = None
-            continue
-        if target is not None:
-            _preflight_line(replayer, transcript, target, step)
-
-
-def _preflight_shell(run: _Run, step: Step):
-    """The target a shell step connects to (None: it connects nowhere known)."""
-    argv = step.shell
-    if argv and argv[0] == "ssh":
-        return _resolve(run, ssh_host(argv))
-    if argv and argv[0] in ("replicate", "syncsh") and "replicate" in argv[:2]:
-        from syncsh.replica.cli import parser
-        args = parser_args(parser(), argv[argv.index("replicate") + 1:] + ["--master", "-"])
-        target = _resolve(run, args.target)
-        action = guard.decide(True, target, read_only=run.r.read_only,
-                              allow_writes=run.r.allow_writes)
-        if target is not None and action != guard.SEND:
-            raise _Refused(f"{run.t.path}:{step.command.number}: "
-                           + refusal_text(action, "replicate", target, run.r.read_only))
-    return None
-
-
-class _Refused(SyncshError):
-    pass
-
-
-def _resolve(run: _Run, host: str):
-    """The target a host name stands for, without building a demo pair for it."""
-    if host not in run.r.host_overrides and (run.t.hosts.get(host) or "demo:").startswith("demo:") \
-            and (host in run.t.hosts or host in DEMO_NAMES):
-        from syncsh.targets import Target
-        return Target(run.t.hosts.get(host) or f"demo:{host}", "demo")
-    return run.target_for(host)
-
-
-def _preflight_line(replayer: Replayer, transcript: Transcript, target, step: Step) -> None:
-    from syncsh.cli import expected_dialect
-    dialect = expected_dialect(target)
-    tables = [commands.table_for(dialect)] if dialect else \
-        [commands.LEGACY, commands.CSYNC]
-    verdicts = [guard.judge(table, step.command.text, target, read_only=replayer.read_only,
-                            allow_writes=replayer.allow_writes) for table in tables]
-    # before the banner names the dialect: refused when no dialect would let it through
-    if all(v.action != guard.SEND for v in verdicts):
-        first = next((v for v in verdicts if v.known), verdicts[0])
-        raise Unreplayable(f"{transcript.path}:{step.command.number}: " + refusal_text(
-            first.action, first.name, target, replayer.read_only))
