@@ -96,7 +96,8 @@ class Target:
         argv = list(self.argv)
         if self.scheme == "demo" and server_verbosity:
             argv += ["-v"] * server_verbosity
-        return ProcessTransport(argv, on_stderr=on_stderr, name=self.text, env=_child_env())
+        return ProcessTransport(argv, on_stderr=on_stderr, name=self.text,
+                                env=_child_env(self.options.credentials))
 
     def _open_ssh(self, on_stderr):
         options = self.options
@@ -115,7 +116,8 @@ class Target:
             if self.user:
                 argv += ["-l", self.user]
             argv += [self.host, self.command]
-            return ProcessTransport(argv, on_stderr=on_stderr, name=self.text, env=_child_env())
+            return ProcessTransport(argv, on_stderr=on_stderr, name=self.text,
+                                env=_child_env(self.options.credentials))
         from syncsh.transport.ssh import SSHOptions, SSHTransport
         ssh_options = SSHOptions(config_file=options.ssh_config, interactive=options.interactive,
                                  timeout=options.timeout)
@@ -150,9 +152,14 @@ class Target:
         return SocketTransport.tcp(self.host, self.port, options.timeout, self.text)
 
 
-def _child_env() -> dict:
+def _child_env(credentials: bool = True) -> dict:
+    """A child's environment: never syncsh's secrets; for a command a transcript chose,
+    not the SSH agent either."""
     from syncsh.private import child_env
-    return child_env()
+    env = child_env()
+    if not credentials:
+        env.pop("SSH_AUTH_SOCK", None)
+    return env
 
 
 def server_argv(store: str) -> list[str]:

@@ -463,3 +463,21 @@ def test_files_an_older_version_left_readable_are_made_private(tmp_path, capsys)
     run_repl_keys(f"\\record {elsewhere / 'r.txt'}\nquota user.dpc22\n\x04", "demo:cyrus-2")
     assert stat.S_IMODE(os.stat(elsewhere).st_mode) == 0o755
     assert stat.S_IMODE(os.stat(elsewhere / "r.txt").st_mode) == 0o600
+
+
+def test_a_trusted_transcript_command_runs_without_credentials(tmp_path):
+    seen = tmp_path / "env"
+    script = tmp_path / "t.txt"
+    script.write_text(f"%host r = exec:sh -c 'env > {seen}; exec {sys.executable} -m syncsh "
+                      f"server --store {tmp_path / 's'}'\n"
+                      "C: $ ssh r sync_server\nS: ...\nC: quota x\nS: ...\n")
+    env = dict(os.environ, SYNCSH_PASSWORD="hunter2", SSH_AUTH_SOCK=str(tmp_path / "agent"))
+    proc = syncsh("replay", "--trust-hosts", str(script), env=env)
+    assert proc.returncode == 0, proc.stdout
+    text = seen.read_text()
+    assert "hunter2" not in text and "SSH_AUTH_SOCK" not in text
+    # the same command named by the user keeps the agent (it is theirs to give)
+    target = script.read_text().split("= ", 1)[1].split("\n", 1)[0]
+    proc = syncsh("replay", "--host", f"r={target}", str(script), env=env)
+    assert proc.returncode == 0, proc.stdout
+    assert "SSH_AUTH_SOCK" in seen.read_text() and "hunter2" not in seen.read_text()
