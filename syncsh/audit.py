@@ -10,6 +10,7 @@ one write is always one line."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -44,6 +45,7 @@ def _escaped(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
+@functools.lru_cache(maxsize=1)
 def local_user() -> str:
     import getpass
     try:
