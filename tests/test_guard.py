@@ -481,3 +481,23 @@ def test_a_trusted_transcript_command_runs_without_credentials(tmp_path):
     proc = syncsh("replay", "--host", f"r={target}", str(script), env=env)
     assert proc.returncode == 0, proc.stdout
     assert "SSH_AUTH_SOCK" in seen.read_text() and "hunter2" not in seen.read_text()
+
+
+def test_read_only_flag_refuses_replicate_and_replay_even_on_demo(tmp_path, pair):
+    from syncsh import demo
+    master, replica = pair
+    demo.move_to_new_folder(master)
+    proc = syncsh("replicate", "--read-only", "--master", master, "-s", "demo:cyrus-2", "-u",
+                  "dpc22")
+    assert proc.returncode == 2 and b"--read-only is set" in proc.stderr
+    script = smuggling_transcript(tmp_path / "t.txt", ["ADDSUB user.dpc22.x"])
+    proc = syncsh("replay", "--read-only", str(script))
+    assert proc.returncode == 2 and b"refused: ADDSUB writes to the replica and --read-only" \
+        in proc.stdout
+
+
+def test_a_transcript_that_sets_itself_up_is_an_error_not_a_crash(tmp_path):
+    script = tmp_path / "self.txt"
+    script.write_text("%setup replay self.txt\nC: $ ssh cyrus-2 sync_server\nS: ...\n")
+    proc = syncsh("replay", str(script))
+    assert proc.returncode == 2 and b"nested more than 8 deep" in proc.stdout

@@ -121,6 +121,7 @@ class _Run:
         self.session = None
         self.target = None
         self.captures: dict[str, str] = {}
+        self.depth = 0                   # how deep in %setup replay chains this run is
 
     # ------------------------------------------------------------------ targets
     def private_pair(self) -> str:
@@ -165,7 +166,11 @@ class _Run:
             elif args[0] == "replay":
                 path = os.path.join(directory, args[1])
                 inner_t = parse(path)
+                if self.depth >= 8:
+                    raise Unreplayable(f"{self.t.path}:{number}: %setup replay nested more "
+                                       "than 8 deep (does it replay itself?)")
                 inner = _Run(self.r, inner_t, self.private_pair())
+                inner.depth = self.depth + 1
                 inner.owns_private = False
                 try:
                     inner.setup(os.path.dirname(path))
