@@ -46,8 +46,10 @@ def upload(session, path: str, mailbox: str, flags: list[str] | None = None, *, 
     """``confirmed``: the user said yes to this upload (the session's gate judges each
     command it sends all the same; writes are audited with the upload door)."""
     import contextlib
+
+    from syncsh.guard import UPLOAD
     gate = session.gate
-    with gate.door_as("upload") if gate is not None else contextlib.nullcontext():
+    with gate.door_as(UPLOAD) if gate is not None else contextlib.nullcontext():
         return _upload(session, path, mailbox, flags, now, confirmed)
 
 
