@@ -320,6 +320,14 @@ def test_children_get_no_secrets(tmp_path):
     proc = syncsh(target, "-c", "quota x", env=dict(os.environ, SYNCSH_PASSWORD="hunter2"))
     assert seen.exists(), proc.stderr
     assert "hunter2" not in seen.read_text() and "SYNCSH_PASSWORD" not in seen.read_text()
+    # the reference server made its store: its owner's only
+    store = tmp_path / "s"
+    assert stat.S_IMODE(os.stat(store).st_mode) == 0o700
+    for directory, dirs, files in os.walk(store):
+        for name in dirs:
+            assert stat.S_IMODE(os.stat(os.path.join(directory, name)).st_mode) == 0o700
+        for name in files:
+            assert stat.S_IMODE(os.stat(os.path.join(directory, name)).st_mode) == 0o600, name
 
 
 def test_a_recording_is_private_and_masks_a_typed_login(tmp_path, capsys):
@@ -332,6 +340,12 @@ def test_a_recording_is_private_and_masks_a_typed_login(tmp_path, capsys):
     assert stat.S_IMODE(os.stat(record).st_mode) == 0o600
     err = capsys.readouterr().err
     assert "hunter2" not in err and "LOGIN ***" in err
+    # the demo pair the session used (its database's journal files included) is private
+    data = os.environ["SYNCSH_DATA_DIR"]
+    created = [os.path.join(d, f) for d, _, files in os.walk(data) for f in files]
+    assert any(p.endswith("store.sqlite3") for p in created)
+    for path in created:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
 
 
 # ---------------------------------------------------------------------- pasted snippets
