@@ -239,8 +239,9 @@ def run_one_shot(target, args, script: list[str]) -> int:
                 raise
         renderer.banner(session.banner, target.text)
         session.on_wire = renderer.wire if fmt == "raw" else None
+        from syncsh.private import masked
         for line in script:
-            renderer.command(line)
+            renderer.command(masked(line))           # a typed AUTHENTICATE/LOGIN: masked
             if line.startswith("\\upload "):
                 from syncsh.upload import UploadFailed, parse_args, upload
                 try:

@@ -515,3 +515,12 @@ def test_a_transcript_that_sets_itself_up_is_an_error_not_a_crash(tmp_path):
     script.write_text("%setup replay self.txt\nC: $ ssh cyrus-2 sync_server\nS: ...\n")
     proc = syncsh("replay", str(script))
     assert proc.returncode == 2 and b"nested more than 8 deep" in proc.stdout
+
+
+def test_one_shot_shows_a_typed_authenticate_masked():
+    for fmt in ("json", "table"):
+        proc = syncsh("demo:cyrus-2", "--format", fmt, "-c", "authenticate PLAIN c2VjcmV0",
+                      "-c", "LOGIN admin hunter2")
+        out = proc.stdout.decode() + proc.stderr.decode()
+        assert "c2VjcmV0" not in out and "hunter2" not in out, fmt
+        assert "PLAIN ***" in out, fmt
