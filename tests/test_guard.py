@@ -524,3 +524,18 @@ def test_one_shot_shows_a_typed_authenticate_masked():
         out = proc.stdout.decode() + proc.stderr.decode()
         assert "c2VjcmV0" not in out and "hunter2" not in out, fmt
         assert "PLAIN ***" in out, fmt
+
+
+def test_repl_diff_takes_the_roles_from_a_configured_pair(tmp_path, capsys):
+    from syncsh import demo
+    from test_transcripts import run_repl_keys
+    master, replica = demo.init(str(tmp_path / "p"))
+    config = tmp_path / "config.toml"
+    config.write_text(f'[targets]\nm = "exec:{sys.executable} -m syncsh server --store {master}"\n'
+                      f'r = "exec:{sys.executable} -m syncsh server --store {replica}"\n'
+                      '[pairs.main]\nmaster = "m"\nreplica = "r"\n')
+    # on the replica, naming only the master: the pair says who is who, nothing is asked
+    run_repl_keys("\\diff m --user dpc22\n\x04", "--config", str(config), "r", "--format", "raw")
+    captured = capsys.readouterr()
+    assert "uidlast 4156 on the master, 4151 on the replica" in captured.out
+    assert "[m/r]" not in captured.out + captured.err

@@ -399,7 +399,9 @@ class Console:
             raise UsageError("\\diff MASTER REPLICA --user U … ('.' for this target), "
                              "or \\diff PAIR")
         if len(ends) == 1:
-            ends = self.diff_roles(ends[0], "--config" in words)
+            given = words.index("--config") if "--config" in words[:-1] else None
+            ends = self.diff_roles(ends[0], words[given + 1] if given is not None else
+                                   getattr(self.args, "config", None))
         held = self.session.user if self.session is not None else None
         if held and held in words:
             raise UsageError(f"this session holds the lock on {held}: ENDUSER first "
@@ -409,12 +411,11 @@ class Console:
         status = run_diff([*ends, *words, *config])
         print(f"(diff exit status {status})", file=sys.stderr)
 
-    def diff_roles(self, other: str, config_given: bool) -> list[str]:
+    def diff_roles(self, other: str, config_file: str | None) -> list[str]:
         """MASTER, REPLICA for \\diff OTHER (or [PAIR] for a configured pair's name)."""
         from syncsh import config as configuration
         here = self.target.text
-        pairs = {} if config_given else \
-            configuration.load(getattr(self.args, "config", None)).pairs
+        pairs = configuration.load(config_file).pairs
         if other in pairs:
             return [other]
         for pair in pairs.values():
