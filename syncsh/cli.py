@@ -152,6 +152,9 @@ def client_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # history, audit log, recordings, stores, known_hosts: whatever syncsh creates holds
+    # what was typed or what a server holds, and is its owner's only
+    os.umask(os.umask(0o077) | 0o077)
     debug = "--debug" in argv
     try:
         if argv and argv[0] in SUBCOMMANDS:
@@ -229,22 +232,25 @@ def run_client(argv: list[str]) -> int:
 
 
 def guard_refusal(line: str, target, args, table) -> str | None:
-    """Why the guard rail stops this command in one-shot use, or None."""
-    from syncsh.protocol import commands
-    return refusal(commands.is_write(table, line), commands.command_name(table, line), target,
-                   args)
+    """Why the guard rail stops this command in one-shot use, or None (one-shot use has
+    no one to ask: what needs confirmation is refused)."""
+    from syncsh import guard
+    verdict = guard.judge(table, line, target, read_only=args.read_only,
+                          allow_writes=args.allow_writes)
+    return verdict.why or None
 
 
 def refusal(write: bool, name: str, target, args) -> str | None:
-    """One-shot use has no one to ask: what needs confirmation is refused."""
     from syncsh import guard
-    verdict = guard.decide(write, target, read_only=args.read_only,
-                           allow_writes=args.allow_writes)
-    if verdict == guard.REFUSE:
-        return f"refused: {name} writes to the replica and --read-only is set"
-    if verdict == guard.CONFIRM:
-        return f"refused: {name} writes to {target.text}; pass --allow-writes to send it"
-    return None
+    action = guard.decide(write, target, read_only=args.read_only,
+                          allow_writes=args.allow_writes)
+    return guard.refusal(action, name, target, args.read_only) or None
+
+
+def one_shot_gate(target, args):
+    from syncsh import guard
+    return guard.Gate(target, door=guard.ONE_SHOT, read_only=args.read_only,
+                      allow_writes=args.allow_writes)
 
 
 def run_one_shot(target, args, script: list[str]) -> int:
@@ -262,14 +268,19 @@ def run_one_shot(target, args, script: list[str]) -> int:
     renderer = make_renderer(fmt, sys.stdout, color=False if args.no_color else None)
     status = Exit.OK
     session = open_session(target, timeout=args.timeout, dialect=args.dialect,
-                           on_stderr=_stderr_relay, learn=False)
+                           on_stderr=_stderr_relay, learn=False, gate=one_shot_gate(target, args))
     try:
         if session.dialect != known:
-            check_script(script, target, args, session.table)
+            try:
+                check_script(script, target, args, session.table)
+            except UsageError:
+                session.closed = True        # a refused run sends nothing, not even EXIT
+                raise
         renderer.banner(session.banner, target.text)
         session.on_wire = renderer.wire if fmt == "raw" else None
+        from syncsh.private import masked
         for line in script:
-            renderer.command(line)
+            renderer.command(masked(line))           # a typed AUTHENTICATE/LOGIN: masked
             if line.startswith("\\upload "):
                 from syncsh.upload import UploadFailed, parse_args, upload
                 try:

@@ -13,6 +13,9 @@ from syncsh.session import Session
 def password_for(target) -> str:
     """From --password-file, SYNCSH_PASSWORD, or a prompt without echo; never argv."""
     options = target.options
+    if not options.credentials:
+        raise UsageError(f"{target.text} asks for a password, and a transcript chose it: no "
+                         "credentials go to a target the user did not name (--host NAME=TARGET)")
     if options.password_file:
         try:
             with open(options.password_file, encoding="utf-8") as handle:
@@ -27,12 +30,17 @@ def password_for(target) -> str:
 
 
 def open_session(target, *, timeout: float = 30.0, dialect: str | None = None, on_stderr=None,
-                 on_wire=None, server_verbosity: int = 0, learn: bool = True) -> Session:
+                 on_wire=None, server_verbosity: int = 0, learn: bool = True,
+                 gate=None) -> Session:
+    """``gate``: the door's guard policy (guard.Gate); without one, writes to anything but
+    a demo target are refused (a door that writes says so)."""
+    from syncsh import guard
     transport = target.open(on_stderr=on_stderr, server_verbosity=server_verbosity)
     options = target.options
     session = Session(transport, timeout=timeout, dialect=dialect, on_wire=on_wire,
                       target=target.text, learn=learn, deadline=options.deadline,
-                      max_line=options.max_line, max_greeting_lines=options.max_greeting_lines)
+                      max_line=options.max_line, max_greeting_lines=options.max_greeting_lines,
+                      gate=gate or guard.Gate(target, door="session"))
     try:
         session.open()
         if target.needs_login:

@@ -98,8 +98,9 @@ def demo_messages() -> list[NewMessage]:
 
 
 def write_store(directory: str, state: dict) -> None:
+    from syncsh import private
     from syncsh.server.store import Store
-    os.makedirs(directory, exist_ok=True)
+    private.ensure_dir(directory)
     store = Store(directory)
     try:
         with store.write():
@@ -115,6 +116,7 @@ def write_store(directory: str, state: dict) -> None:
             store.activate_sieve(USER, name)
     finally:
         store.close()
+    private.tighten_tree(directory)          # a mailstore: its owner's only
 
 
 def init(directory: str) -> list[str]:
@@ -144,6 +146,8 @@ def pair_dir() -> str:
 
 def ensure_pair() -> str:
     """The user's demo pair, created on first use."""
+    from syncsh import private
+    private.data_dir()                       # 0700, before anything is put in it
     directory = pair_dir()
     if not all(os.path.exists(os.path.join(directory, n, "store.sqlite3")) for n in NAMES):
         init(directory)

@@ -74,8 +74,9 @@ class Session:
     def __init__(self, transport, *, timeout: float = 30.0, dialect: str | None = None,
                  on_wire=None, target: str = "", learn: bool = True,
                  deadline: float | None = None, max_line: int = MAX_REPLY_LINE,
-                 max_greeting_lines: int = 1000) -> None:
+                 max_greeting_lines: int = 1000, gate=None) -> None:
         self.transport = transport
+        self.gate = gate                  # guard.Gate: asked before every command is sent
         self.max_line = max_line
         self.max_greeting_lines = max_greeting_lines
         self.conn = self.new_codec(dialect)
@@ -92,6 +93,7 @@ class Session:
         self.last_rtt: float | None = None
         self.in_flight_line: str | bytes | None = None    # the command whose reply is due
         self._sent_at = 0.0
+        self._due_audit = None            # (verdict, line) of a write whose reply is due
         self.learnt = Learnt() if learn else None    # completion only: scripts skip it
         self.closed = False
 
@@ -194,18 +196,24 @@ class Session:
         finally:
             self.on_wire = wire
 
-    def execute(self, line: str | bytes, *, batches: bool = False):
+    def execute(self, line: str | bytes, *, batches: bool = False, confirmed: bool = False):
         """Send one command; yield its reply events, the last being Done.  With
         ``batches``, the messages of a big listing may come as MessageBatch runs (renderers
-        and diff read those by column); without, always one Message at a time."""
-        self.send(line, batches=batches)
+        and diff read those by column); without, always one Message at a time.
+
+        The guard rail's gate judges every line of it first (WriteRefused: nothing sent);
+        ``confirmed``: the user said yes to this write at the prompt."""
+        self.send(line, batches=batches, confirmed=confirmed)
         yield from self.replies()
 
-    def send(self, line: str | bytes, *, batches: bool = False) -> None:
+    def send(self, line: str | bytes, *, batches: bool = False,
+             confirmed: bool = False) -> None:
         """Send one command without reading its reply (replies() does): a transcript's
         second session checks a reply that waits on a lock only when it is written."""
         if self.closed:
             raise ConnectionLost("the connection is closed")
+        verdict = self.gate.check(self.table, line, confirmed=confirmed) \
+            if self.gate is not None else None
         if self.conn.in_flight is not None:
             self.finish_interrupted()
         data = self.conn.send(line)
@@ -215,10 +223,13 @@ class Session:
             self.on_wire("C", data)
         self._sent_at = time.monotonic()
         self._start_clock()
+        if verdict is not None and verdict.write:
+            self._due_audit = (verdict, line)
         try:
             self.transport.send(data)
         except ConnectionLost:
             self.closed = True
+            self._audit(None)
             raise
         self.last_rtt = None
 
@@ -226,7 +237,11 @@ class Session:
         """The reply events of the command sent last, the last being Done."""
         line = self.in_flight_line
         while True:
-            event = self._next_event()
+            try:
+                event = self._next_event()
+            except ConnectionLost:
+                self._audit(None)
+                raise
             if self.last_rtt is None:
                 # the round trip: until the reply's first line, not the time spent by
                 # whoever reads the events (a big listing, a table being drawn)
@@ -235,10 +250,17 @@ class Session:
                 self.learnt.note(event)
             if isinstance(event, Done):
                 self.in_flight_line = None
+                self._audit(event)
                 self._track(line, event)
                 yield event
                 return
             yield event
+
+    def _audit(self, done) -> None:
+        """The write whose reply is due went out: the gate writes it down (reply or not)."""
+        due, self._due_audit = self._due_audit, None
+        if due is not None and self.gate is not None:
+            self.gate.sent(due[0], due[1], done)
 
     def finish_interrupted(self) -> Done:
         """A command whose reply was cut short here (Ctrl-C while it was on its way): read the
@@ -251,13 +273,14 @@ class Session:
                 event = self._next_event()
                 if isinstance(event, Done):
                     line, self.in_flight_line = self.in_flight_line, None
+                    self._audit(event)
                     self._track(line or "", event)
                     return event
         finally:
             self.on_wire = wire
 
-    def run(self, line: str | bytes) -> tuple[list, Done]:
-        events = list(self.execute(line))
+    def run(self, line: str | bytes, *, confirmed: bool = False) -> tuple[list, Done]:
+        events = list(self.execute(line, confirmed=confirmed))
         return events[:-1], events[-1]
 
     def _track(self, line, done: Done) -> None:

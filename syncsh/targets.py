@@ -39,6 +39,8 @@ class TargetOptions:
     max_line: int = 8 << 20            # the longest reply line (bytes) held
     max_greeting_lines: int = 1000     # lines a server may send before its banner
     tls: str | None = None             # csync://: require, prefer (None) or off
+    credentials: bool = True           # False: a target a transcript chose gets no password,
+                                       # key or agent (only one the user named does)
 
     @staticmethod
     def warn(text: str) -> None:
@@ -83,7 +85,8 @@ class Target:
             return SocketTransport.unix(self.host, self.options.timeout, self.text)
         if self.scheme == "cyrus":
             from syncsh.transport.process import ProcessTransport
-            env = dict(os.environ, CYRUS_SERVICE="csync", CYRUS_ID="0")
+            from syncsh.private import child_env
+            env = child_env({"CYRUS_SERVICE": "csync", "CYRUS_ID": "0"})
             argv = [SYNC_SERVER, "-C", self.host, "-X"]
             if os.geteuid() == 0:
                 argv = ["runuser", "-u", "cyrus", "--", "env", "CYRUS_SERVICE=csync",
@@ -97,10 +100,14 @@ class Target:
         argv = list(self.argv)
         if self.scheme == "demo" and server_verbosity:
             argv += ["-v"] * server_verbosity
-        return ProcessTransport(argv, on_stderr=on_stderr, name=self.text)
+        return ProcessTransport(argv, on_stderr=on_stderr, name=self.text,
+                                env=_child_env(self.options.credentials))
 
     def _open_ssh(self, on_stderr):
         options = self.options
+        if not options.credentials:
+            raise UsageError(f"{self.text}: a transcript chose this SSH target, and it is "
+                             "offered no keys: name it yourself with --host NAME=TARGET")
         if options.ssh_backend == "openssh":
             from syncsh.transport.process import ProcessTransport
             argv = ["ssh", "-T", "-x", "-o", f"ConnectTimeout={int(options.timeout)}"]
@@ -113,7 +120,8 @@ class Target:
             if self.user:
                 argv += ["-l", self.user]
             argv += [self.host, self.command]
-            return ProcessTransport(argv, on_stderr=on_stderr, name=self.text)
+            return ProcessTransport(argv, on_stderr=on_stderr, name=self.text,
+                                env=_child_env(self.options.credentials))
         from syncsh.transport.ssh import SSHOptions, SSHTransport
         ssh_options = SSHOptions(config_file=options.ssh_config, interactive=options.interactive,
                                  timeout=options.timeout)
@@ -146,6 +154,16 @@ class Target:
                                             f"{options.via}: {exc}") from None
             return SocketTransport(channel, self.text, on_close=jump.close)
         return SocketTransport.tcp(self.host, self.port, options.timeout, self.text)
+
+
+def _child_env(credentials: bool = True) -> dict:
+    """A child's environment: never syncsh's secrets; for a command a transcript chose,
+    not the SSH agent either."""
+    from syncsh.private import child_env
+    env = child_env()
+    if not credentials:
+        env.pop("SSH_AUTH_SOCK", None)
+    return env
 
 
 def server_argv(store: str) -> list[str]:

@@ -33,15 +33,27 @@ def parse_args(rest: str) -> tuple[str, str, list[str]]:
     return words[0], words[1], words[2:]
 
 
-def _run(session, line: bytes):
-    events, done = session.run(line)
+def _run(session, line: bytes, confirmed: bool):
+    events, done = session.run(line, confirmed=confirmed)
     if not done.ok:
         word = b" ".join(line.split(b" ", 2)[:2]).decode()
         raise UploadFailed(f"{word}: {done.status} {done.text}")
     return events
 
 
-def upload(session, path: str, mailbox: str, flags: list[str] | None = None, *, now=None) -> str:
+def upload(session, path: str, mailbox: str, flags: list[str] | None = None, *, now=None,
+           confirmed: bool = False) -> str:
+    """``confirmed``: the user said yes to this upload (the session's gate judges each
+    command it sends all the same; writes are audited with the upload door)."""
+    import contextlib
+
+    from syncsh.guard import UPLOAD
+    gate = session.gate
+    with gate.door_as(UPLOAD) if gate is not None else contextlib.nullcontext():
+        return _upload(session, path, mailbox, flags, now, confirmed)
+
+
+def _upload(session, path, mailbox, flags, now, confirmed) -> str:
     if session.dialect != "csync":
         raise UsageError("\\upload is for the modern dialect; in the documented one UPLOAD "
                          "carries the message as a literal (write it in a transcript)")
@@ -51,17 +63,18 @@ def upload(session, path: str, mailbox: str, flags: list[str] | None = None, *, 
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     guid = hashlib.sha1(data).hexdigest()
-    events = _run(session, encode_named("GET MAILBOXES", [mailbox]))
+    events = _run(session, encode_named("GET MAILBOXES", [mailbox]), confirmed)
     box = next((e for e in events if isinstance(e, Mailbox) and e.name == mailbox), None)
     if box is None or box.fields is None:
         raise UploadFailed(f"the replica has no mailbox {mailbox}")
     fields = box.fields
     partition = str(fields.get("PARTITION") or "default")
     events = _run(session, encode_named("APPLY RESERVE", KV(PARTITION=partition,
-                                                            MBOXNAME=[mailbox], GUID=[guid])))
+                                                            MBOXNAME=[mailbox], GUID=[guid])),
+                  confirmed)
     missing = {g for e in events if isinstance(e, Missing) for g in e.guids}
     if guid in missing:
-        _run(session, encode_named("APPLY MESSAGE", [File(partition, guid, data)]))
+        _run(session, encode_named("APPLY MESSAGE", [File(partition, guid, data)]), confirmed)
     stamp = int(now if now is not None else time.time())
     uid = int(fields.get("LAST_UID") or 0) + 1
     modseq = int(fields.get("HIGHESTMODSEQ") or 0) + 1
@@ -78,6 +91,6 @@ def upload(session, path: str, mailbox: str, flags: list[str] | None = None, *, 
     apply["SINCE_CRC"] = int(fields.get("SYNC_CRC") or 0)
     apply["SINCE_CRC_ANNOT"] = int(fields.get("SYNC_CRC_ANNOT") or 0)
     apply["RECORD"] = [record]
-    _run(session, b"APPLY MAILBOX " + encode(apply))
+    _run(session, b"APPLY MAILBOX " + encode(apply), confirmed)
     return (f"uploaded {path} to {mailbox} as UID {uid} (GUID {guid}, {len(data)} bytes); "
             "a normal sync copies this replica-side append back to the master")

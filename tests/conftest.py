@@ -12,9 +12,14 @@ SEED = os.path.join(ROOT, "tests", "fixtures", "replication-examples.txt")
 
 @pytest.fixture(autouse=True)
 def private_data_dir(tmp_path, monkeypatch):
-    """Every test gets its own data directory: demo pair, history, audit log."""
+    """Every test gets its own data directory: demo pair, history, audit log; and the
+    process umask back after it (syncsh's main() run in process tightens it to 077)."""
     monkeypatch.setenv("SYNCSH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("NO_COLOR", raising=False)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    yield
+    os.umask(umask)
 
 
 @contextlib.contextmanager

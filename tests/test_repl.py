@@ -197,7 +197,8 @@ def test_writes_ask_on_other_targets_and_are_audited(tmp_path, capsys):
     sent = log.read_bytes()
     assert b"addsub user.dpc22.yes" in sent and b"addsub user.dpc22.no" not in sent
     audit = open(os.path.join(os.environ["SYNCSH_DATA_DIR"], "audit.log")).read()
-    assert f"\t{target}\taddsub user.dpc22.yes" in audit and "user.dpc22.no" not in audit
+    assert f"\t{target}\trepl\taddsub user.dpc22.yes\tOK Addsub completed\n" in audit
+    assert "user.dpc22.no" not in audit
     assert capsys.readouterr().err.count("not sent: ADDSUB") == 1      # the refusal is said
 
 

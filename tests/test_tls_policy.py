@@ -108,6 +108,7 @@ def tls_pair():
                     f"{cert_dir}/key.pem", "-out", f"{cert_dir}/cert.pem", "-days", "2",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, capture_output=True)
+    os.chmod(cert_dir, 0o755)                 # the cyrus user reads them
     for name in ("key.pem", "cert.pem"):
         os.chmod(f"{cert_dir}/{name}", 0o644)
     from servers.cyrus import CyrusPair

@@ -157,18 +157,21 @@ def test_matchers_elision_and_captures(tmp_path):
     assert syncsh("replay", str(path)).returncode == 1
 
 
-@pytest.mark.parametrize("body, message", [
-    ("C: $ ssh cyrus-2 x\nC: $ ls -l\n", "cannot replay the shell line `ls -l`"),
-    ("C: $ ssh elsewhere x\n", "no target for host 'elsewhere'"),
-    ("C: quota x\n", "before any `$ ssh`"),
+@pytest.mark.parametrize("body, message, options", [
+    ("C: $ ssh cyrus-2 x\nC: $ ls -l\n", "cannot replay the shell line `ls -l`", []),
+    ("C: $ ssh elsewhere x\n", "no target for host 'elsewhere'", []),
+    ("C: quota x\n", "before any `$ ssh`", []),
     ("%host r = exec:" + sys.executable + " -m syncsh server --store {store}\n"
      "C: $ ssh r x\nS: ...\nC: user dpc22\nS: ...\nC: addsub user.dpc22.x\n",
-     "refused: ADDSUB writes to exec:"),
+     "t.txt:1: %host r = exec:", []),
+    ("%host r = exec:" + sys.executable + " -m syncsh server --store {store}\n"
+     "C: $ ssh r x\nS: ...\nC: user dpc22\nS: ...\nC: addsub user.dpc22.x\n",
+     "t.txt:6: refused: ADDSUB writes to exec:", ["--trust-hosts"]),
 ])
-def test_steps_that_cannot_be_replayed_exit_2(tmp_path, body, message):
+def test_steps_that_cannot_be_replayed_exit_2(tmp_path, body, message, options):
     path = tmp_path / "t.txt"
     path.write_text(body.replace("{store}", str(tmp_path / "store")))
-    proc = syncsh("replay", str(path))
+    proc = syncsh("replay", *options, str(path))
     assert proc.returncode == 2
     assert message in proc.stdout.decode()
 

@@ -106,13 +106,16 @@ def run(argv: list[str]) -> int:
 
 
 def diff_targets(master, replica, users, mailboxes, args):
+    from syncsh import guard
     from syncsh.connect import open_session
     from syncsh.diff.collect import Differ
     sessions = []
     try:
         for target in (master, replica):
+            # diff reads only: its gate refuses any write, whatever the options say
+            gate = guard.Gate(target, door=guard.DIFF, read_only=True)
             sessions.append(open_session(target, timeout=args.timeout, dialect=args.dialect,
-                                         learn=False))
+                                         learn=False, gate=gate))
         differ = Differ(*sessions, expunged=args.expunged, full=args.full,
                         master_store=args.master_store or master.store,
                         master_name=master.text, replica_name=replica.text)

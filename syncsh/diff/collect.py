@@ -342,8 +342,10 @@ class Differ:
     def suggest(self, f: Finding) -> str:
         if self.modern:
             return _modern_step(f)
-        store = self.master_store or "MASTER_STORE"
-        base = f"syncsh replicate --master {store} -s {self.replica_name}"
+        from shlex import quote             # to be pasted into a POSIX shell as it stands
+        store = quote(self.master_store) if self.master_store else "MASTER_STORE"
+        base = f"syncsh replicate --master {store} -s {quote(self.replica_name)}"
+        f = _quoted(f)
         if f.kind == C.LOCK:
             return "retry when no replication run holds the user (or raise --timeout)"
         if f.kind in (C.SUBSCRIPTION, C.QUOTA, C.SIEVE):
@@ -362,7 +364,16 @@ class Differ:
         return f"{base} -m {f.mailbox}" if f.mailbox else f"{base} -u {f.user}"
 
 
+def _quoted(f: Finding) -> Finding:
+    """The finding with its user and mailbox quoted for a shell (what the steps print)."""
+    import dataclasses
+    from shlex import quote
+    return dataclasses.replace(f, user=quote(f.user) if f.user else f.user,
+                               mailbox=quote(f.mailbox) if f.mailbox else f.mailbox)
+
+
 def _modern_step(f: Finding) -> str:
+    f = _quoted(f)
     if f.consequence:
         return "repaired with the findings it follows from"
     if f.kind == C.ONLY_REPLICA:

@@ -10,6 +10,7 @@ import time
 from syncsh.errors import ConnectionLost, SyncshError, UsageError, internal_error_line
 from syncsh.printable import printable, printable_bytes
 from syncsh.protocol import commands as C
+from syncsh.repl.paste import SNIPPET_START, snippet_commands
 
 META = [
     ("\\help", "help, or \\help COMMAND"),
@@ -20,43 +21,10 @@ META = [
     ("\\history", "show this session's commands"),
     ("\\record", "\\record FILE | \\record off: write the session as a transcript"),
     ("\\upload", "\\upload FILE MAILBOX [FLAG …]: add a message file (modern dialect; a write)"),
-    ("\\diff", "\\diff OTHER --user U …: how this target (master) and OTHER (replica) differ"),
+    ("\\diff", "\\diff MASTER REPLICA --user U … ('.' is this target), \\diff PAIR, or "
+               "\\diff OTHER (asks this target's role unless the config says)"),
     ("\\quit", "leave (Ctrl-D too)"),
 ]
-
-
-def audit(target: str, line: str) -> None:
-    """Every write sent to a non-demo target: time, target, command (never a secret:
-    authentication is not a write)."""
-    from syncsh.demo import data_dir
-    path = os.path.join(data_dir(), "audit.log")
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        with open(path, "a", encoding="utf-8", errors="replace") as handle:
-            handle.write(f"{stamp}\t{target}\t{line}\n")
-    except OSError as exc:
-        print(f"syncsh: cannot write the audit log {path}: {exc.strerror}", file=sys.stderr)
-
-
-def snippet_commands(text: str) -> tuple[list[str], list[str]]:
-    """The client lines of pasted text, and the shell lines that will not be run.
-
-    A snippet from the document (C:/S: prefixes, # annotations, \\ continuations of S:
-    lines) runs its C: lines in order; plain lines are commands each."""
-    from syncsh.transcript.parse import classify
-    lines = [classify(i, raw) for i, raw in enumerate(text.replace("\r\n", "\n").split("\n"))]
-    prefixed = any(line.kind in ("C", "S") for line in lines)
-    commands, skipped = [], []
-    for line in lines:
-        if prefixed and line.kind != "C":
-            continue
-        command = line.text if line.kind in ("C", "S", "text") else (
-            line.raw.strip() if line.kind not in ("blank", "#") else "")
-        if not command:
-            continue
-        (skipped if command.startswith("$") else commands).append(command)
-    return commands, skipped
 
 
 def history_path() -> str:
@@ -66,11 +34,14 @@ def history_path() -> str:
 
 def is_secret(line: str) -> bool:
     """Lines that never enter history: authentication and anything carrying a literal."""
-    return line.lstrip().upper().startswith("AUTHENTICATE") or ("{" in line and "}" in line)
+    from syncsh.private import is_secret as secret
+    return secret(line) or ("{" in line and "}" in line)
 
 
 def make_history(path: str):
     from prompt_toolkit.history import FileHistory
+
+    from syncsh import private
 
     class FilteredHistory(FileHistory):
         def store_string(self, string: str) -> None:
@@ -82,7 +53,8 @@ def make_history(path: str):
                 return
             super().append_string(string)
 
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    private.ensure_dir(os.path.dirname(path))
+    private.touch(path)                     # 0600 before the first line goes in
     return FilteredHistory(path)
 
 
@@ -156,6 +128,7 @@ class Console:
         self.output = output
         self.out = sys.stdout
         self.recorder = None
+        self.ask = None                 # question -> answer line (the REPL's own prompt)
         self.last_activity = time.monotonic()
         self.banner_due = False
 
@@ -175,8 +148,11 @@ class Console:
     def open(self, target) -> None:
         """Open a session on target; it replaces the current one only once it is open."""
         from syncsh.connect import open_session
+        from syncsh import guard
+        gate = guard.Gate(target, door=guard.REPL, read_only=self.args.read_only,
+                          allow_writes=self.args.allow_writes)
         session = open_session(target, timeout=self.args.timeout, dialect=self.args.dialect,
-                               on_stderr=self._server_stderr)
+                               on_stderr=self._server_stderr, gate=gate)
         if self.session is not None:
             self.session.close()
         self.session, self.target = session, target
@@ -209,21 +185,26 @@ class Console:
 
     # ------------------------------------------------------------------ commands
     def guard(self, line: str, confirm, *, write: bool | None = None,
-              name: str | None = None) -> bool:
+              name: str | None = None):
+        """The guard rail's answer for a line (or \\upload, a write by name): None when it
+        is not to be sent, else whether the user confirmed it."""
         from syncsh import guard
-        write = C.is_write(self.table, line) if write is None else write
-        name = name or C.command_name(self.table, line)
-        verdict = guard.decide(write, self.target, read_only=self.args.read_only,
-                               allow_writes=self.args.allow_writes)
-        if verdict == guard.REFUSE:
-            print(f"refused: {name} writes to the replica and --read-only is set", file=sys.stderr)
-            return False
-        if verdict == guard.CONFIRM:
+        if write is None:
+            verdict = guard.judge(self.table, line, self.target, read_only=self.args.read_only,
+                                  allow_writes=self.args.allow_writes)
+            action, name = verdict.action, verdict.name
+        else:
+            action = guard.decide(write, self.target, read_only=self.args.read_only,
+                                  allow_writes=self.args.allow_writes)
+        if action == guard.REFUSE:
+            print(guard.refusal(action, name, self.target, self.args.read_only), file=sys.stderr)
+            return None
+        if action == guard.CONFIRM:
             if confirm(f"{name} changes {self.target.text}. Send it? [y/N] "):
                 return True
             print(f"not sent: {name}", file=sys.stderr)
-            return False
-        return True
+            return None
+        return False
 
     def run_line(self, line: str, confirm) -> None:
         line = line.strip()
@@ -246,12 +227,14 @@ class Console:
                            f"Send {word} as typed? [y/N] "):
                 print(f"not sent: {word} (did you mean {guess}?)", file=sys.stderr)
                 return
-        if not self.guard(line, confirm):
+        confirmed = self.guard(line, confirm)
+        if confirmed is None:
             return
         if self.session is None or self.session.closed:
             print("not connected: use \\connect TARGET", file=sys.stderr)
             return
-        self.commands_run.append(line)
+        from syncsh.private import masked
+        self.commands_run.append(masked(line))
         from syncsh.repl.pager import PagedOutput, PagerQuit
         out = PagedOutput(self.out, enabled=not self.args.no_pager and self.fmt == "table")
         renderer = self._renderer(out)
@@ -261,16 +244,17 @@ class Console:
             start = time.monotonic()
 
             def trace(direction, raw, start=start):
+                from syncsh.private import masked
                 shown = printable_bytes(raw.rstrip(b"\r\n"))     # server bytes: escaped
-                print(f"{time.monotonic() - start:8.4f} {direction}: {shown}", file=sys.stderr)
+                print(f"{time.monotonic() - start:8.4f} {direction}: "
+                      f"{masked(shown) if direction == 'C' else shown}", file=sys.stderr)
             hooks.append(trace)
         if self.fmt == "raw":
             hooks.append(renderer.wire)
         if self.recorder is not None:
             hooks.append(lambda d, raw: d == "S" and reply.extend(_reply_lines(raw)))
         self.session.on_wire = (lambda d, raw: [h(d, raw) for h in hooks]) if hooks else None
-        write = C.is_write(self.table, line)
-        events = self.session.execute(line, batches=True)
+        events = self.session.execute(line, batches=True, confirmed=confirmed)
         try:
             for event in events:
                 renderer.event(event)
@@ -290,8 +274,6 @@ class Console:
             raise
         finally:
             self.last_activity = time.monotonic()
-            if write and not self.target.is_demo:
-                audit(self.target.text, line)
             renderer.flush()
             out.close()
             if self.recorder is not None:
@@ -308,13 +290,11 @@ class Console:
         if self.session is None or self.session.closed:
             print("not connected: use \\connect TARGET", file=sys.stderr)
             return
-        if not self.guard(rest, confirm, write=True, name="\\upload"):
+        confirmed = self.guard(rest, confirm, write=True, name="\\upload")
+        if confirmed is None:
             return
         self.session.on_wire = None
-        message = upload(self.session, path, mailbox, flags)
-        if not self.target.is_demo:
-            audit(self.target.text, f"\\upload {rest}")
-        print(message)
+        print(upload(self.session, path, mailbox, flags, confirmed=confirmed))
 
     def release_idle_lock(self) -> str | None:
         """ENDUSER when a user lock has been held idle too long (it blocks that user's
@@ -393,21 +373,57 @@ class Console:
             raise UsageError(f"unknown meta-command {word}; \\help lists them")
 
     def diff(self, rest: str) -> None:
-        """This target as the master, another as the replica, on fresh connections."""
+        """\\diff MASTER REPLICA ('.' is this session's target), \\diff PAIR, or \\diff OTHER:
+        this target's role then comes from the config's pairs (or the demo pair), else
+        the user is asked; never assumed (a reversed diff suggests overwriting the master)."""
         import shlex
         from syncsh.diff.cli import run as run_diff
         try:
             words = shlex.split(rest)
         except ValueError as exc:
             raise UsageError(f"\\diff: {exc}") from None
-        if not words or words[0].startswith("-"):
-            raise UsageError("\\diff OTHER --user U … (this target is the master)")
+        ends = []
+        while words and not words[0].startswith("-") and len(ends) < 2:
+            ends.append(self.target.text if words[0] == "." else words[0])
+            words.pop(0)
+        if not ends:
+            raise UsageError("\\diff MASTER REPLICA --user U … ('.' for this target), "
+                             "or \\diff PAIR")
+        if len(ends) == 1:
+            given = words.index("--config") if "--config" in words[:-1] else None
+            ends = self.diff_roles(ends[0], words[given + 1] if given is not None else
+                                   getattr(self.args, "config", None))
         held = self.session.user if self.session is not None else None
         if held and held in words:
             raise UsageError(f"this session holds the lock on {held}: ENDUSER first "
                              "(diff would wait for it)")
-        status = run_diff([self.target.text, *words])
+        config = ["--config", self.args.config] if getattr(self.args, "config", None) and \
+            "--config" not in words else []
+        status = run_diff([*ends, *words, *config])
         print(f"(diff exit status {status})", file=sys.stderr)
+
+    def diff_roles(self, other: str, config_file: str | None) -> list[str]:
+        """MASTER, REPLICA for \\diff OTHER (or [PAIR] for a configured pair's name)."""
+        from syncsh import config as configuration
+        here = self.target.text
+        pairs = configuration.load(config_file).pairs
+        if other in pairs:
+            return [other]
+        for pair in pairs.values():
+            if {pair.master, pair.replica} == {here, other}:
+                return [pair.master, pair.replica]
+        from syncsh import demo
+        if here.startswith("demo:") and other.startswith("demo:") and here != other:
+            return [f"demo:{demo.NAMES[0]}", f"demo:{demo.NAMES[1]}"]   # the demo's own roles
+        if self.ask is None:
+            raise UsageError(f"which is the master? \\diff MASTER REPLICA ('.' for {here})")
+        answer = self.ask(f"Is {here} the master or the replica of {other}? [m/r] ")
+        answer = answer.strip().lower()
+        if answer in ("m", "master"):
+            return [here, other]
+        if answer in ("r", "replica"):
+            return [other, here]
+        raise UsageError("no diff: say m or r (or \\diff MASTER REPLICA)")
 
     def describe_loss(self) -> str:
         s = self.session
@@ -482,12 +498,19 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
     prompt.completer = completer
     prompt.key_bindings = make_key_bindings(completer)
 
-    def confirm(question: str) -> bool:
+    answers = []        # a prompt of its own: an answer (y) never enters the history
+
+    def ask(question: str) -> str:
+        if not answers:
+            answers.append(PromptSession(input=input, output=output))
         try:
-            return prompt.prompt(question, completer=None, auto_suggest=None,
-                                 bottom_toolbar=None).strip().lower() in ("y", "yes")
+            return answers[0].prompt(question)
         except (EOFError, KeyboardInterrupt):
-            return False
+            return ""
+
+    def confirm(question: str) -> bool:
+        return ask(question).strip().lower() in ("y", "yes")
+    console.ask = ask
 
     def pre_run() -> None:
         nonlocal open_later
@@ -511,7 +534,7 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
             break
         console.show_banner_if_due()
         line = C.join_continued(pending, text) if pending else text
-        if "\n" in line.strip() or line.lstrip().startswith(("C:", "S:")):
+        if "\n" in line.strip() or SNIPPET_START.match(line):
             pending = ""
             run_snippet(console, line, confirm)
             continue

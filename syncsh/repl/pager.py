@@ -94,13 +94,15 @@ class PagedOutput:
             self.pager = None
 
 
-def pager_env(argv: list[str]) -> dict[str, str] | None:
-    """less as psql and pgcli run it: colours pass (-R), no wrapping of wide tables (-S),
-    the screen is not cleared (-X) and output that fits does not page (-F); a LESS the
-    user set wins."""
-    if not argv or os.path.basename(argv[0]) != "less" or "LESS" in os.environ:
-        return None
-    return dict(os.environ, LESS="-SRXF")
+def pager_env(argv: list[str]) -> dict[str, str]:
+    """The pager's environment: none of syncsh's secrets; and less as psql and pgcli run
+    it: colours pass (-R), no wrapping of wide tables (-S), the screen is not cleared (-X)
+    and output that fits does not page (-F), unless the user set LESS."""
+    from syncsh.private import child_env
+    env = child_env()
+    if argv and os.path.basename(argv[0]) == "less" and "LESS" not in env:
+        env["LESS"] = "-SRXF"
+    return env
 
 
 def _isatty(stream) -> bool:

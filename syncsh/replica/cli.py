@@ -23,6 +23,8 @@ def parser():
                       help="user mode: everything of these users")
     p.add_argument("--dry-run", action="store_true",
                    help="print the writes it would send; send none")
+    p.add_argument("--read-only", action="store_true",
+                   help="refuse to write (only --dry-run runs)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
     p.add_argument("--debug", action="store_true")
     p.add_argument("--config", metavar="FILE")
@@ -53,10 +55,21 @@ def run(argv: list[str]) -> int:
     if target.store and os.path.samefile(target.store, args.master):
         raise UsageError(f"{target.text} is the master store itself: replicate copies a master "
                          "to another store")
+    from syncsh import guard
+    # replicate is asked for by name: its writes need no --allow-writes, but --read-only
+    # and a read_only target refuse them all, before anything is sent (a dry run sends
+    # reads only, and the session's gate holds it to that)
+    if not args.dry_run and guard.decide(True, target, read_only=args.read_only,
+                                         allow_writes=True) == guard.REFUSE:
+        raise UsageError(guard.refusal(guard.REFUSE, "replicate", target, args.read_only)
+                         + " (--dry-run shows what it would send)")
+    gate = guard.Gate(target, door=guard.REPLICATE, read_only=args.read_only,
+                      allow_writes=not args.dry_run)
     say = _line(sys.stdout)
     from syncsh.connect import open_session
     session = open_session(target, timeout=args.timeout, on_stderr=_line(sys.stderr),
-                           server_verbosity=2 if args.verbosity >= 2 else 0, learn=False)
+                           server_verbosity=2 if args.verbosity >= 2 else 0, learn=False,
+                           gate=gate)
     if session.dialect not in ("seed", "2005"):
         session.close()
         raise UsageError(f"{target.text} speaks the {session.dialect} dialect; replicate speaks "
@@ -80,7 +93,8 @@ def run(argv: list[str]) -> int:
             print(f"syncsh replicate: {exc}", file=sys.stderr)
             status = 1
         if args.dry_run:
-            print(f"(dry run: {engine.unsent} command(s) not sent)", file=sys.stderr)
+            print(f"(dry run: {engine.listed} command(s) listed: {engine.listed - engine.unsent}"
+                  f" sent (reads), {engine.unsent} not sent)", file=sys.stderr)
     finally:
         master.close()
         session.close()

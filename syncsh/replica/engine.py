@@ -67,6 +67,7 @@ class Replicator:
         self.sent = sent                  # dry run: where the unsent commands are shown
         self.available: set[str] = set()  # GUIDs staged on the server this session
         self.unsent = 0
+        self.listed = 0                   # dry run: every command shown, sent or not
 
     # ------------------------------------------------------------------ the wire
 
@@ -74,11 +75,13 @@ class Replicator:
         line = b" ".join(parts)
         if self.dry_run and (write or line.startswith(b"RESERVE ")):
             self.unsent += 1
+            self.listed += 1
             (self.sent or self.say)(_shown(line))
             if line.startswith(b"RESERVE "):
                 return [Reserved(g.decode()) for g in parts[2:]], Done("OK", "dry run")
             return [], Done("OK", "dry run")
         if self.dry_run:
+            self.listed += 1
             (self.sent or self.say)(_shown(line))       # reads are shown too, and sent
         events, done = self.session.run(line)
         if not done.ok:

@@ -168,9 +168,11 @@ class Store:
         """INBOX first, then every ``user.<user>.*`` folder in name order."""
         inbox = "user." + user
         prefix = inbox + "."
+        # a range of the name index ("." + 1 is "/"), not a scan of every mailbox: an
+        # audit asks this of every user of the store
         names = [r[0] for r in self.db.execute(
-            "SELECT name FROM mailbox WHERE substr(name, 1, ?) = ? ORDER BY name",
-            (len(prefix), prefix))]
+            "SELECT name FROM mailbox WHERE name >= ? AND name < ? ORDER BY name",
+            (prefix, inbox + "/"))]
         if self.mailbox(inbox) is not None:
             names.insert(0, inbox)
         return names
@@ -308,7 +310,8 @@ class Store:
         prefix = root + "."
         row = self.db.execute(
             "SELECT COALESCE(SUM(m.size), 0) FROM message m JOIN mailbox x ON x.id = m.mailbox"
-            " WHERE x.name = ? OR substr(x.name, 1, ?) = ?", (root, len(prefix), prefix)).fetchone()
+            " WHERE x.name = ? OR (x.name >= ? AND x.name < ?)",
+            (root, prefix, root + "/")).fetchone()
         return row[0] // 1024
 
     # ------------------------------------------------------------------ seen state

@@ -31,8 +31,13 @@ def run_replay(argv: list[str]) -> int:
                    help="with --update: show each failing step's diff and ask before "
                         "rewriting it")
     p.add_argument("--stop-on-fail", action="store_true")
-    p.add_argument("--allow-writes", action="store_true",
-                   help="let writes through to non-demo targets")
+    guard = p.add_mutually_exclusive_group()
+    guard.add_argument("--allow-writes", action="store_true",
+                       help="let writes through to non-demo targets")
+    guard.add_argument("--read-only", action="store_true", help="refuse every write")
+    p.add_argument("--trust-hosts", action="store_true",
+                   help="let the transcripts' own %%host lines choose targets beyond demo: "
+                        "(they still get no credentials)")
     p.add_argument("--lint", action="store_true", help="report transcript defects; run nothing")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
     p.add_argument("-v", "--verbose", action="store_true", help="list passed steps too")
@@ -43,7 +48,8 @@ def run_replay(argv: list[str]) -> int:
     from syncsh.transcript.replay import Replayer
     from syncsh.transcript.report import exit_status, junit_report, text_report
     replayer = Replayer(hosts=_host_mapping(args.host), allow_writes=args.allow_writes,
-                        stop_on_fail=args.stop_on_fail, timeout=args.timeout)
+                        stop_on_fail=args.stop_on_fail, timeout=args.timeout,
+                        trust_hosts=args.trust_hosts, read_only=args.read_only)
     results = []
     for path in args.files:
         result = replayer.run_file(path)

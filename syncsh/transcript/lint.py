@@ -52,7 +52,7 @@ def _head(line: Line) -> Line:
 
 
 def lint(transcript: Transcript) -> list[tuple[int, str]]:
-    problems: list[tuple[int, str]] = []
+    problems: list[tuple[int, str]] = _hosts(transcript)
     for step in transcript.steps:
         first = step.command.text.split("\r\n", 1)[0]
         if not step.is_shell:
@@ -67,6 +67,20 @@ def lint(transcript: Transcript) -> list[tuple[int, str]]:
         problems += _server_lines(step, after_banner=False)
         problems += _reply_shape(step, first)
     return sorted(problems)
+
+
+def _hosts(transcript: Transcript) -> list[tuple[int, str]]:
+    """%host lines that would run a command or reach a host: replay leaves them alone
+    unless the user confirms them."""
+    from syncsh.transcript.preflight import host_reach
+    problems = []
+    for host, text in transcript.hosts.items():
+        reach = host_reach(text)
+        if reach is not None:
+            problems.append((transcript.host_lines.get(host, 0),
+                             f"%host {host} = {text} {reach} (replay uses it only with "
+                             f"--trust-hosts or --host {host}=TARGET)"))
+    return problems
 
 
 def _server_lines(step: Step, *, after_banner: bool) -> list[tuple[int, str]]:

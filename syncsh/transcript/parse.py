@@ -75,6 +75,7 @@ class Transcript:
     lines: list[Line]
     steps: list[Step]
     hosts: dict[str, str] = field(default_factory=dict)
+    host_lines: dict[str, int] = field(default_factory=dict)     # where each %host was said
     master: str = "cyrus-1"
     setup: list[tuple[int, list[str]]] = field(default_factory=list)
     lock_timeout: float | None = None    # %setup lock-timeout: the demo servers' lock wait
@@ -237,6 +238,7 @@ def _directive(transcript: Transcript, line: Line) -> None:
         if not sep or not host.strip() or not target.strip():
             raise TranscriptError(f"{where}: %host NAME = TARGET")
         transcript.hosts[host.strip()] = target.strip()
+        transcript.host_lines[host.strip()] = line.number
     elif name == "master":
         if len(args) != 1:
             raise TranscriptError(f"{where}: %master NAME")

@@ -46,8 +46,11 @@ def connect_lines(target, banner) -> list[str]:
 class Recorder:
     def __init__(self, path: str, target, banner) -> None:
         self.path = path
+        from syncsh import private
         setup = snapshot_setup(path, target)
-        self.handle = open(path, "w", encoding="utf-8", errors="surrogateescape", newline="\n")
+        # what was typed and what the server holds: the recording is its owner's only
+        self.handle = private.open_write(path, encoding="utf-8", errors="surrogateescape",
+                                         newline="\n")
         host = host_name(target)
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         self._write(f"# recorded by syncsh {__version__} on {stamp}",
@@ -61,8 +64,9 @@ class Recorder:
         self.handle.flush()
 
     def command(self, line: str, reply: list[str]) -> None:
+        from syncsh.private import is_secret
         spec = commands.lookup(commands.LEGACY, commands.command_word(line))
-        if spec is not None and spec.sensitive:
+        if spec is not None and spec.sensitive or is_secret(line):
             self._write("# (an authentication exchange was not recorded)")
             return
         self._write(*[f"C: {part}" for part in line.split("\r\n")])

@@ -8,8 +8,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
+from syncsh import guard
 from syncsh.errors import ConnectionLost, SyncshError
-from syncsh.protocol import commands
 from syncsh.transcript import match
 from syncsh.transcript.parse import Step, Transcript, TranscriptError, parse
 
@@ -73,9 +73,12 @@ def ssh_host(argv: list[str]) -> str:
 
 class Replayer:
     def __init__(self, *, hosts: dict[str, str] | None = None, allow_writes: bool = False,
-                 stop_on_fail: bool = False, timeout: float = 30.0) -> None:
+                 stop_on_fail: bool = False, timeout: float = 30.0, trust_hosts: bool = False,
+                 read_only: bool = False) -> None:
         self.host_overrides = dict(hosts or {})
         self.allow_writes = allow_writes
+        self.trust_hosts = trust_hosts      # the user accepts the transcripts' own %host lines
+        self.read_only = read_only
         self.stop_on_fail = stop_on_fail
         self.timeout = timeout
 
@@ -91,6 +94,10 @@ class Replayer:
         result.transcript = transcript
         run = _Run(self, transcript)
         try:
+            # everything the transcript would send is judged before anything is: a refused
+            # replay sends nothing at all
+            from syncsh.transcript.preflight import preflight
+            preflight(self, transcript, os.path.dirname(path))
             run.setup(os.path.dirname(path))
             for outcome in run.outcomes():
                 result.steps.append(outcome)
@@ -115,6 +122,7 @@ class _Run:
         self.connections: dict[str, tuple] = {}     # session name -> (Session, Target)
         self.heard: dict[str, list[str]] = {}       # session name -> reply lines read
         self.captures: dict[str, str] = {}
+        self.depth = 0                   # how deep in %setup replay chains this run is
         # sessions that wait on each other's locks need servers that really run side by side
         self.concurrent = len(transcript.sessions) > 1 or transcript.lock_timeout is not None
 
@@ -148,7 +156,7 @@ class _Run:
         return self.private
 
     def target_for(self, host: str):
-        from syncsh.targets import parse_target
+        from syncsh.targets import TargetOptions, parse_target
         if host in self.r.host_overrides:
             return parse_target(self.r.host_overrides[host])
         text = self.t.hosts.get(host) or (f"demo:{host}" if host in DEMO_NAMES else None)
@@ -161,7 +169,15 @@ class _Run:
             if self.t.lock_timeout is not None:
                 target.argv = [*target.argv, "--lock-timeout", f"{self.t.lock_timeout:g}"]
             return target
-        return parse_target(text)
+        from syncsh.transcript.preflight import untrusted_host
+        problem = untrusted_host(self.r, self.t, host)
+        if problem:
+            raise Unreplayable(problem)
+        # a target the transcript chose is offered no credentials (password, keys, agent);
+        # one of the user's own config (named) is the user's choice of where they go
+        from syncsh.targets import SCHEMES
+        return parse_target(text, options=TargetOptions(
+            credentials=not text.startswith(SCHEMES)))
 
     def store_of(self, host: str) -> str:
         target = self.target_for(host)
@@ -177,7 +193,11 @@ class _Run:
             elif args[0] == "replay":
                 path = os.path.join(directory, args[1])
                 inner_t = parse(path)
+                if self.depth >= 8:
+                    raise Unreplayable(f"{self.t.path}:{number}: %setup replay nested more "
+                                       "than 8 deep (does it replay itself?)")
                 inner = _Run(self.r, inner_t, self.private_pair())
+                inner.depth = self.depth + 1
                 inner.owns_private = False
                 try:
                     inner.setup(os.path.dirname(path))
@@ -243,7 +263,7 @@ class _Run:
         from syncsh.connect import open_session
         target = self.target_for(host)
         lines: list[str] = []
-        session = open_session(target, timeout=self.r.timeout,
+        session = open_session(target, timeout=self.r.timeout, gate=self.gate(target),
                                on_wire=lambda d, raw: d == "S" and lines.extend(_lines(raw)))
         self.connections[name] = (session, target)
         if session.dialect == "csync" and written <= 1:
@@ -256,10 +276,11 @@ class _Run:
                                + (f" of session {step.session}" if step.session else ""))
         session, target = self.connections[step.session]
         wire = step.command.text
-        first = wire.split("\r\n", 1)[0]
-        if self.refused(commands.is_write(session.table, first), target):
-            raise Unreplayable(f"refused: {commands.command_name(session.table, first)} "
-                               f"writes to {target.text}; replay it with --allow-writes")
+        verdict = self.gate(target).judge(session.table, wire)
+        if verdict.action != guard.SEND:
+            from syncsh.transcript.preflight import refusal_text
+            raise Unreplayable(refusal_text(verdict.action, verdict.name, target,
+                                            self.r.read_only))
         heard = self.heard[step.session] = []
         session.on_wire = lambda d, raw: d == "S" and heard.extend(_lines(raw))
         try:
@@ -284,13 +305,16 @@ class _Run:
         from syncsh.replica.master import MasterStore
         args = parser_args(parser(), argv + ["--master", "-"])
         target = self.target_for(args.target)
-        if self.refused(True, target):
-            raise Unreplayable(f"refused: replicate writes to {target.text}; "
-                               "replay it with --allow-writes")
+        action = guard.decide(True, target, read_only=self.r.read_only,
+                              allow_writes=self.r.allow_writes)
+        if action != guard.SEND:
+            from syncsh.transcript.preflight import refusal_text
+            raise Unreplayable(refusal_text(action, "replicate", target, self.r.read_only))
         from syncsh.connect import open_session
         out: list[str] = []
         session = open_session(target, timeout=self.r.timeout, on_stderr=out.append,
-                               server_verbosity=2 if args.verbosity >= 2 else 0)
+                               server_verbosity=2 if args.verbosity >= 2 else 0,
+                               gate=self.gate(target, guard.REPLICATE))
         master = MasterStore(self.store_of(self.t.master))
         try:
             engine = Replicator(master, session, verbosity=args.verbosity, say=out.append)
@@ -306,10 +330,9 @@ class _Run:
             session.close()
         return out
 
-    def refused(self, write: bool, target) -> bool:
-        """Replay has no one to ask: a write that needs confirmation is not sent."""
-        from syncsh import guard
-        return guard.decide(write, target, allow_writes=self.r.allow_writes) != guard.SEND
+    def gate(self, target, door: str = guard.REPLAY):
+        return guard.Gate(target, door=door, read_only=self.r.read_only,
+                          allow_writes=self.r.allow_writes)
 
     def end_connection(self, name: str) -> None:
         if name in self.connections:

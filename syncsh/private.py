@@ -1,0 +1,95 @@
+"""Files that hold what a user typed or a server holds (history, audit log, recordings,
+stores, known_hosts): only their owner reads them.  The data directory is 0700 and every
+file syncsh creates in it, or records to, is 0600; and the environment a child process
+gets carries none of syncsh's secrets."""
+
+from __future__ import annotations
+
+import os
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+# what syncsh reads secrets from: a child (exec:, cyrus:, ssh) has no business with them
+SECRET_VARIABLES = ("SYNCSH_PASSWORD",)
+
+
+def ensure_dir(path: str, *, tighten: bool = True) -> str:
+    """Create a private directory (and its missing parents).  With ``tighten``, an existing
+    one of ours (one left 0755 by an older version) is made private too, never a shared
+    one such as /tmp; without, an existing directory (where a recording goes) is left as
+    it is."""
+    import stat
+    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+    if not tighten:
+        return path
+    try:
+        info = os.stat(path)
+        if info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX and \
+                stat.S_IMODE(info.st_mode) & 0o077:
+            os.chmod(path, DIR_MODE)
+    except OSError:
+        pass
+    return path
+
+
+def data_dir() -> str:
+    from syncsh.demo import data_dir as where
+    return ensure_dir(where())
+
+
+def _open(path: str, flags: int):
+    ensure_dir(os.path.dirname(os.path.abspath(path)), tighten=False)
+    fd = os.open(path, flags | os.O_CREAT, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)         # a file left by an older version: made private
+    except OSError:
+        pass
+    return fd
+
+
+def open_append(path: str):
+    return os.fdopen(_open(path, os.O_WRONLY | os.O_APPEND), "ab")
+
+
+def open_write(path: str, **text):
+    """A new private file (truncated), in text mode with the given encoding options."""
+    return os.fdopen(_open(path, os.O_WRONLY | os.O_TRUNC), "w", **text)
+
+
+def touch(path: str) -> str:
+    os.close(_open(path, os.O_WRONLY))
+    return path
+
+
+def tighten_tree(top: str) -> None:
+    """A store syncsh just built: its directories 0700, its files 0600."""
+    for directory, _, files in os.walk(top):
+        os.chmod(directory, DIR_MODE)
+        for name in files:
+            os.chmod(os.path.join(directory, name), FILE_MODE)
+
+
+def masked(line: str) -> str:
+    """A command line as it may be shown or kept: what follows AUTHENTICATE's mechanism,
+    or LOGIN, is a secret (typed by hand, it must not reach the trace, the history, a
+    recording or the audit log)."""
+    words = line.split(None, 2)
+    verb = words[0].upper() if words else ""
+    if verb == "AUTHENTICATE" and len(words) > 2:
+        return f"{words[0]} {words[1]} ***"
+    if verb == "LOGIN" and len(words) > 1:
+        return f"{words[0]} ***"
+    return line
+
+
+def is_secret(line: str) -> bool:
+    return masked(line.lstrip()) != line.lstrip() or \
+        line.lstrip().upper().startswith(("AUTHENTICATE", "LOGIN"))
+
+
+def child_env(extra: dict | None = None) -> dict:
+    """The environment for a child process: this one's, without syncsh's secrets."""
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
+    env.update(extra or {})
+    return env
