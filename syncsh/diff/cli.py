@@ -78,7 +78,10 @@ def run(argv: list[str]) -> int:
                           force_terminal=color_wanted(sys.stdout, False if args.no_color else None),
                           no_color=args.no_color or not color_wanted(sys.stdout))
         render(report, master.text, replica.text, console)
-    if report.errors:
+    if report.absent_users:
+        print("syncsh diff: no mailbox on either end for: " + ", ".join(report.absent_users)
+              + " (check the names)", file=sys.stderr)
+    if report.errors or report.absent_users:
         return 2
     return 1 if report.divergent else 0
 

@@ -7,15 +7,46 @@ import json
 from syncsh.diff.compare import Report
 
 
+def grouped_steps(report: Report) -> list[tuple[object, list]]:
+    """Each distinct next step once, with the findings it repairs, in first-seen order."""
+    groups: dict[tuple, tuple[object, list]] = {}
+    for finding in report.findings:
+        step = finding.step
+        if finding.consequence or not step or not hasattr(step, "key"):
+            continue
+        groups.setdefault(step.key(), (step, []))[1].append(finding)
+    return list(groups.values())
+
+
+def _merged(step, findings) -> dict:
+    """One step's JSON, with the losses of every finding it repairs."""
+    out = step.as_json()
+    out["summary"] = findings[0].step.summary if len(findings) == 1 else \
+        sorted({f.step.summary for f in findings})
+    out["flow"] = sorted({f.step.flow for f in findings})
+    out["loses"] = {"messages": [m for f in findings for m in f.step.loses],
+                    "folders": [n for f in findings for n in f.step.folders_lost]}
+    out["loses_mail"] = any(f.step.loses_mail for f in findings)
+    out["findings"] = len(findings)
+    return out
+
+
+def _step_text(step) -> str:
+    return step.text() if hasattr(step, "text") else str(step or "")
+
+
 def to_json(report: Report, master: str, replica: str) -> str:
     return json.dumps({
-        "master": master, "replica": replica, "identical": not report.divergent and not report.errors,
+        "master": master, "replica": replica,
+        "identical": not report.divergent and not report.errors and not report.absent_users,
         "users": report.users, "identical_users": report.identical_users,
         "absent_users": report.absent_users, "errors": report.errors,
         "findings": [{"user": f.user, "mailbox": f.mailbox, "kind": f.kind, "detail": f.detail,
                       "uid": f.uid, "master": _plain(f.master), "replica": _plain(f.replica),
-                      "consequence": f.consequence, "next_step": f.step}
+                      "consequence": f.consequence, "next_step": _step_text(f.step),
+                      "repair": f.step.as_json() if hasattr(f.step, "as_json") else None}
                      for f in report.findings],
+        "next_steps": [_merged(step, found) for step, found in grouped_steps(report)],
     }, indent=2)
 
 
@@ -58,11 +89,19 @@ def render(report: Report, master: str, replica: str, console) -> None:
             style = "dim" if f.consequence else ("red" if f.kind in (
                 "split-brain", "missing-on-master", "only-on-replica", "body", "crc") else "yellow")
             console.print(f"  [{style}]{escape(f.kind)}[/{style}]  {escape(f.detail)}")
-            if f.step:
-                console.print(f"      [dim]→ {escape(f.step)}[/dim]")
+            if f.step and not f.consequence and f.step.loses_mail:
+                console.print(f"      [bold red]→ {escape(f.step.loss_text())}[/bold red]")
+    steps = grouped_steps(report)
+    if steps:
+        console.print("\n[bold]next steps[/bold]")
+    for step, found in steps:
+        render_step(console, step, found)
     for error in report.errors:
         console.print(f"[bold red]error[/bold red] {escape(error)}")
-    if not report.divergent and not report.errors:
+    if not report.divergent and not report.errors and report.absent_users:
+        console.print(f"[yellow]nothing compared for {escape(', '.join(report.absent_users))}: "
+                      "no mailbox on either end (check the names)[/yellow]")
+    elif not report.divergent and not report.errors:
         absent = len(report.absent_users)
         console.print("[green]identical[/green]" + (
             f" [yellow]({absent} of {len(report.users)} with no mailbox on either end: "
@@ -71,3 +110,32 @@ def render(report: Report, master: str, replica: str, console) -> None:
         real = sum(1 for f in report.findings if not f.consequence)
         console.print(f"\n{real} finding(s), {len(report.findings) - real} consequence(s)"
                       + (f", {len(report.errors)} error(s)" if report.errors else ""))
+
+
+def render_step(console, step, findings) -> None:
+    """A next step once, however many findings it repairs."""
+    from rich.markup import escape
+    count = f" (repairs {len(findings)} findings)" if len(findings) > 1 else ""
+    flows = sorted({f.step.flow for f in findings})
+    head = escape(step.command) if step.command else "[bold]manual procedure[/bold]"
+    console.print(f"  {head}  [dim]{escape('[' + ', '.join(flows) + ']' + count)}[/dim]")
+    summaries = list(dict.fromkeys(f.step.summary for f in findings))
+    for summary in summaries[:5]:
+        console.print(f"      {escape(summary)}")
+    if len(summaries) > 5:
+        console.print(f"      … and {len(summaries) - 5} more")
+    for number, line in enumerate(step.procedure, 1):
+        console.print(f"      {number}. {escape(line)}")
+    lost = [m for f in findings for m in f.step.loses]
+    folders = [n for f in findings for n in f.step.folders_lost]
+    if lost or folders:
+        console.print(f"      [bold red]LOSES MAIL: {len(lost)} message(s)"
+                      + (f", {len(folders)} folder(s)" if folders else "") + "[/bold red]")
+        for m in lost[:20]:
+            console.print(f"        {escape(m['mailbox'])} UID {m['uid']} ({escape(str(m['guid']))})")
+        if len(lost) > 20:
+            console.print(f"        … and {len(lost) - 20} more (--format json lists them all)")
+        for name in folders:
+            console.print(f"        folder {escape(name)}")
+    else:
+        console.print("      [green]loses no mail[/green]")
