@@ -107,7 +107,11 @@ def event_to_json(event) -> dict:
 
 def _modern_event_to_json(event) -> dict | None:
     # the modern dialect's own events, known only once one arrives (start-up does not pay)
+    from syncsh.protocol.crc import CrcVerdict
     from syncsh.protocol.csync_events import DlistLine, MailboxEnd, Missing, Quota, Seen
+    if isinstance(event, CrcVerdict):
+        return {"type": "crc", "mailbox": event.mailbox, "name": event.name,
+                "server": event.server, "computed": event.computed, "agree": event.agree}
     if isinstance(event, Quota):
         return {"type": "quota", "root": event.root, "limit": event.limit,
                 "resources": dict(event.resources), "modseq": event.modseq}
@@ -172,6 +176,13 @@ class RawRenderer(Renderer):
         text = raw[:-2] if raw.endswith(b"\r\n") else raw.rstrip(b"\n")
         self.out.write(text.decode("utf-8", "surrogateescape") + "\n")
 
+    def event(self, event) -> None:
+        # the wire lines are the output; a CRC that disagrees is said once, on stderr
+        if getattr(event, "agree", None) is False and hasattr(event, "computed"):
+            self.flush()
+            print(f"syncsh: {event.mailbox}: {event.name} differs: server {event.server}, "
+                  f"computed from its records {event.computed}", file=sys.stderr)
+
 
 class JsonRenderer(Renderer):
     """One JSON object per line: easy to stream, easy for jq."""
@@ -220,7 +231,6 @@ class TableRenderer(Renderer):
         self._guid_width = 24
         self._header_due = True
         self._modern = False         # rows carry MODSEQ, INTERNALDATE, SIZE
-        self._crc = None             # CrcCheck of the mailbox whose records stream past
 
     @property
     def console(self):
@@ -286,9 +296,6 @@ class TableRenderer(Renderer):
         grid.add_row("acl", acl)
         self.console.print(grid)
         self._header_due = True
-        if box.fields is not None:
-            from syncsh.protocol.crc import CrcCheck
-            self._crc = CrcCheck(box.sync_crc, box.sync_crc_annot)
 
     # --- message rows: streamed, fixed widths, identifiers never cut
     def message(self, msg: Message) -> None:
@@ -299,8 +306,6 @@ class TableRenderer(Renderer):
             self.out.write(self._paint("dim", f"{'UID':>10}  {extra}"
                                               f"{'GUID':<{self._guid_width}}  FLAGS") + "\n")
             self._header_due = False
-        if self._crc is not None:
-            self._crc.add(msg)
         guid_style = "null" if is_null_guid(msg.guid) else "guid"
         flags = " ".join(self._paint("sysflag" if f.startswith("\\") else "flag", f)
                          for f in msg.flags)
@@ -315,7 +320,7 @@ class TableRenderer(Renderer):
     def batch(self, batch: MessageBatch) -> None:
         if not batch.uids:
             return
-        if self._crc is not None or batch.modseqs is not None or self.color:
+        if batch.modseqs is not None or self.color:
             for message in batch:
                 self.message(message)
             return
@@ -340,19 +345,18 @@ class TableRenderer(Renderer):
         if self._rows:
             self.out.write(self._paint("dim", f"{'':>10}  {self._rows} message(s)") + "\n")
             self._rows = 0
-        if self._crc is not None and self._crc.records:
-            self.crc_report(self._crc)
-        self._crc = None
 
-    def crc_report(self, check) -> None:
-        for name, ours, theirs, agree in check.verdicts():
-            if agree is None:
-                verdict = f"[yellow]server's is 0 (not known)[/yellow]; computed {ours}"
-            elif agree:
-                verdict = f"[green]agrees[/green] ({ours})"
-            else:
-                verdict = f"[bold red]DIFFERS[/bold red]: server {theirs}, computed {ours}"
-            self.console.print(f"{'':>10}  {name} {verdict}", markup=True)
+    def crc(self, check) -> None:
+        """A CrcVerdict (syncsh.protocol.crc.checked puts them in the reply's events)."""
+        self._end_rows()
+        if check.agree is None:
+            verdict = f"[yellow]server's is 0 (not known)[/yellow]; computed {check.computed}"
+        elif check.agree:
+            verdict = f"[green]agrees[/green] ({check.computed})"
+        else:
+            verdict = (f"[bold red]DIFFERS[/bold red]: server {check.server}, "
+                       f"computed {check.computed}")
+        self.console.print(f"{'':>10}  {check.name} {verdict}", markup=True)
 
     def event(self, event) -> None:
         if isinstance(event, MessageBatch):
@@ -391,8 +395,11 @@ class TableRenderer(Renderer):
 
     def modern_event(self, event) -> None:
         """The modern dialect's own events (imported once one arrives: start-up does not pay)."""
+        from syncsh.protocol.crc import CrcVerdict
         from syncsh.protocol.csync_events import DlistLine, MailboxEnd, Missing, Quota, Seen
-        if isinstance(event, MailboxEnd):
+        if isinstance(event, CrcVerdict):
+            self.crc(event)
+        elif isinstance(event, MailboxEnd):
             self._end_rows()
         elif isinstance(event, Quota):
             self._end_rows()

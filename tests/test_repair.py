@@ -362,3 +362,47 @@ def test_a_name_on_neither_end_is_an_error(cyrus):
     proc = syncsh("diff", *ends(cyrus), "--user", user, "--user", "nosuchuser")
     assert proc.returncode == 2
     assert b"nosuchuser" in proc.stderr and user.encode() not in proc.stderr
+
+
+# ---------------------------------------------------------------------- the CRC check
+
+def altered_replica(cyrus, tmp_path):
+    """An exec: target serving the real replica's sync_server with every SYNC_CRC changed
+    on its way (sed, unbuffered): the records no longer add up to it."""
+    script = tmp_path / "altered.sh"
+    script.write_text("#!/bin/sh\nrunuser -u cyrus -- env CYRUS_SERVICE=csync CYRUS_ID=0 "
+                      f"/usr/lib/cyrus/bin/sync_server -C {cyrus.replica_conf} -X "
+                      "| sed -u 's/SYNC_CRC [0-9]*/SYNC_CRC 1/'\n")
+    script.chmod(0o755)
+    return f"exec:{script}"
+
+
+def test_a_crc_that_disagrees_fails_in_every_format(cyrus, tmp_path):
+    user = fresh_user(cyrus, 3, prefix="crc")
+    good, bad = f"unix:{cyrus.replica_socket}", altered_replica(cyrus, tmp_path)
+    command = f"GET FULLMAILBOX user.{user}"
+    proc = syncsh(good, "-c", command, "--format", "json")
+    crcs = [json.loads(line) for line in proc.stdout.splitlines()
+            if json.loads(line)["type"] == "crc"]
+    assert proc.returncode == 0 and [c["agree"] for c in crcs] == [True, True]
+    proc = syncsh(bad, "-c", command, "--format", "json")
+    crcs = {c["name"]: c for c in map(json.loads, proc.stdout.splitlines()) if c["type"] == "crc"}
+    assert proc.returncode == 1
+    assert crcs["SYNC_CRC"]["agree"] is False and crcs["SYNC_CRC"]["server"] == 1
+    assert crcs["SYNC_CRC"]["mailbox"] == f"user.{user}" and crcs["SYNC_CRC"]["computed"] > 1
+    assert crcs["SYNC_CRC_ANNOT"]["agree"] is True
+    proc = syncsh(bad, "-c", command, "--format", "raw")
+    assert proc.returncode == 1 and b"SYNC_CRC 1 " in proc.stdout
+    assert proc.stderr.decode().splitlines() == [
+        f"syncsh: user.{user}: SYNC_CRC differs: server 1, computed from its records "
+        f"{crcs['SYNC_CRC']['computed']}"]
+    assert b"differs" not in proc.stdout.lower()          # the wire lines only
+    proc = syncsh(bad, "-c", command, "--format", "table", "--no-color")
+    assert proc.returncode == 1 and b"SYNC_CRC DIFFERS: server 1" in proc.stdout
+    # diff runs the same check on what each end sent
+    proc = syncsh("diff", f"unix:{cyrus.master_socket}", bad, "--user", user, "--format", "json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    checks = [f for f in report["findings"] if f["kind"] == "crc" and "computed" in f["detail"]]
+    assert [(f["mailbox"], f["master"]) for f in checks] == [(f"user.{user}", 1)]
+    assert checks[0]["repair"]["procedure"][0].startswith("on the replica: reconstruct -n")

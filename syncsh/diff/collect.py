@@ -271,8 +271,9 @@ class Differ:
 
     def full_mailbox(self, report, user, a: Mailbox, b: Mailbox) -> None:
         command = f"GET FULLMAILBOX {a.name}".encode()
-        ms = Side(self.m.execute(command, batches=True))
-        rs = Side(self.r.execute(command, batches=True))
+        verdicts = {"master": [], "replica": []}
+        ms = Side(_crc_checked(command, self.m.execute(command, batches=True), verdicts["master"]))
+        rs = Side(_crc_checked(command, self.r.execute(command, batches=True), verdicts["replica"]))
         ma, rb = ms.mailbox(), rs.mailbox()
         if ma is not None:
             ms.take()
@@ -295,7 +296,7 @@ class Differ:
         ms.finish()
         rs.finish()
         C.mark_consequences(meta, messages, ma or a, rb or b)
-        report.findings += meta + messages
+        report.findings += meta + messages + self_checks(user, verdicts)
 
     def checked_bodies(self, user, box, messages, session, side, out):
         """--full: each live message's body, fetched and hashed against its GUID.  The
@@ -369,6 +370,25 @@ class Differ:
         if self.modern:
             return repair.modern_step(f, self.replica_name)
         return repair.legacy_step(f, self.master_store or "MASTER_STORE", self.replica_name)
+
+
+def _crc_checked(command, events, into: list):
+    """The reply with the CRC check of syncsh.protocol.crc (the one every format uses);
+    its verdicts go to ``into`` rather than into the stream diff reads."""
+    from syncsh.protocol.crc import CrcVerdict, checked
+    for event in checked(command, events):
+        if isinstance(event, CrcVerdict):
+            into.append(event)
+        else:
+            yield event
+
+
+def self_checks(user, verdicts: dict) -> list[Finding]:
+    """A server whose SYNC_CRC is not that of the records it sent."""
+    return [Finding(user, v.mailbox, C.CRC, f"the {side}'s {v.name} {v.server} is not the one "
+                    f"computed from the records it sent ({v.computed})", v.server, v.computed,
+                    facts={"self_check": side})
+            for side, found in verdicts.items() for v in found if v.agree is False]
 
 
 def _quota_text(quota) -> str:

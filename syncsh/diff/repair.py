@@ -150,6 +150,13 @@ def modern_step(f, replica_text: str = "REPLICA") -> Step:
         return _seen(f)
     if kind in (C.BODY, C.SIZE):
         return _damaged_file(f)
+    if kind == C.CRC and f.facts.get("self_check"):
+        side = f.facts["self_check"]
+        return Step(f"the {side}'s index does not agree with its own records (or the reply was "
+                    "changed on its way)", flow=NONE, procedure=[
+                        f"on the {side}: reconstruct -n {f.mailbox} (reports, changes nothing)",
+                        f"on the {side}: reconstruct {f.mailbox} recomputes the index",
+                        "diff again"])
     if kind == C.CRC:
         return Step("recomputes the mailbox from the master's records", sync, M2R)
     return Step("brings the replica in line with the master", sync, M2R)

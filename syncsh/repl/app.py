@@ -281,7 +281,8 @@ class Console:
         write = C.is_write(self.table, line)
         events = self.session.execute(line, batches=True)
         try:
-            for event in events:
+            from syncsh.protocol.crc import checked
+            for event in checked(line, events):
                 renderer.event(event)
         except (KeyboardInterrupt, PagerQuit) as exc:
             # Stop showing at once; read the rest so the session stays in step.
