@@ -72,7 +72,10 @@ def event_to_json(event) -> dict:
     if isinstance(event, Subscription):
         return {"type": "subscription", "name": event.name}
     if isinstance(event, SieveScript):
-        return {"type": "sieve", "name": event.name, "mtime": event.mtime, "active": event.active}
+        data = {"type": "sieve", "name": event.name, "mtime": event.mtime, "active": event.active}
+        if event.content is not None:
+            data.update(_body_json("content", event.content))
+        return data
     if isinstance(event, Reserved):
         return {"type": "reserved", "guid": event.guid}
     if isinstance(event, ContentsItem):
@@ -137,8 +140,18 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if hasattr(value, "guid") and hasattr(value, "data"):
-        return {"partition": value.partition, "guid": value.guid, "size": len(value.data)}
+        return {"partition": value.partition, "guid": value.guid, "size": len(value.data),
+                **_body_json("body", value.data)}
     return value
+
+
+def _body_json(key: str, data: bytes) -> dict:
+    """Bytes as JSON text when they are UTF-8, else as base64 (under KEY_base64)."""
+    try:
+        return {key: data.decode("utf-8")}
+    except UnicodeDecodeError:
+        import base64
+        return {f"{key}_base64": base64.b64encode(data).decode("ascii")}
 
 
 class Renderer:
@@ -171,10 +184,13 @@ class RawRenderer(Renderer):
         self.out.write(banner.text + "\n")
 
     def wire(self, direction: str, raw: bytes) -> None:
+        # the pieces come as read: a long line can come in several (a record list run by
+        # run), so a line break is written only where the server ended a line
         if direction != "S":
             return
-        text = raw[:-2] if raw.endswith(b"\r\n") else raw.rstrip(b"\n")
-        self.out.write(text.decode("utf-8", "surrogateescape") + "\n")
+        if raw.endswith(b"\r\n"):
+            raw = raw[:-2] + b"\n"
+        self.out.write(raw.decode("utf-8", "surrogateescape"))
 
     def event(self, event) -> None:
         # the wire lines are the output; a CRC that disagrees is said once, on stderr
@@ -231,6 +247,8 @@ class TableRenderer(Renderer):
         self._guid_width = 24
         self._header_due = True
         self._modern = False         # rows carry MODSEQ, INTERNALDATE, SIZE
+        self._expunged = 0           # of the rows since the last header: kept, not live
+        self._annotations: list = [] # GET ANNOTATION lines, drawn as one table
 
     @property
     def console(self):
@@ -294,6 +312,10 @@ class TableRenderer(Renderer):
         for entry in parse_acl(box.acl):
             acl.add_row(_escape(entry.identifier), _escape(entry.rights))
         grid.add_row("acl", acl)
+        annotations = [(a.get("ENTRY"), a.get("USERID"), a.get("VALUE"))
+                       for a in fields.get("ANNOTATIONS") or () if isinstance(a, dict)]
+        if annotations:
+            grid.add_row("annotations", _annotation_table(annotations))
         self.console.print(grid)
         self._header_due = True
 
@@ -316,6 +338,17 @@ class TableRenderer(Renderer):
         self.out.write(f"{self._paint('uid', f'{msg.uid:>10}')}  {extra}"
                        f"{self._paint(guid_style, msg.guid.ljust(self._guid_width))}  {flags}\n")
         self._rows += 1
+        if any(f.lower() == "\\expunged" for f in msg.flags):
+            self._expunged += 1
+        shown = [(e, u, v) for e, u, _, v in msg.annotations if not e.startswith(_CYRUS_OWN)]
+        if shown:
+            # the message's own annotations, under its row (Cyrus' savedate and
+            # createdmodseq, on every message, are left to --format json)
+            width = max(len(e) for e, _, _ in shown)
+            for entry, userid, value in shown:
+                self.out.write(self._paint("dim", f"{'':>10}  ↳ {entry:<{width}}  "
+                                                  f"{userid or '(shared)':<10}  ")
+                               + _plain_text(value) + "\n")
 
     def batch(self, batch: MessageBatch) -> None:
         if not batch.uids:
@@ -343,8 +376,14 @@ class TableRenderer(Renderer):
 
     def _end_rows(self) -> None:
         if self._rows:
-            self.out.write(self._paint("dim", f"{'':>10}  {self._rows} message(s)") + "\n")
-            self._rows = 0
+            expunged = f", {self._expunged} expunged (kept, not counted)" if self._expunged \
+                else ""
+            self.out.write(self._paint("dim", f"{'':>10}  {self._rows - self._expunged} "
+                                              f"message(s){expunged}") + "\n")
+            self._rows = self._expunged = 0
+        if self._annotations:
+            self.console.print(_annotation_table(self._annotations))
+            self._annotations = []
 
     def crc(self, check) -> None:
         """A CrcVerdict (syncsh.protocol.crc.checked puts them in the reply's events)."""
@@ -374,8 +413,12 @@ class TableRenderer(Renderer):
         elif isinstance(event, SieveScript):
             self._end_rows()
             active = "  [green]active[/green]" if event.active else ""
-            self.console.print(f"sieve  [bold]{_escape(event.name)}[/bold]  {event.mtime}  "
-                               f"[dim]{utc(event.mtime)}[/dim]{active}", markup=True)
+            when = f"  {event.mtime}  [dim]{utc(event.mtime)}[/dim]" if event.mtime else ""
+            self.console.print(f"sieve  [bold]{_escape(event.name)}[/bold]{when}{active}",
+                               markup=True)
+            if event.content is not None:
+                text = event.content.decode("utf-8", "replace")
+                self.console.print(_escape(text.rstrip("\r\n")), markup=True)
         elif isinstance(event, Reserved):
             self.console.print(f"reserved  [yellow]{event.guid}[/yellow]", markup=True)
         elif isinstance(event, ContentsItem):
@@ -413,6 +456,11 @@ class TableRenderer(Renderer):
                                f"uids {_escape(event.seenuids)}", markup=True)
         elif isinstance(event, Missing):
             self.console.print(f"missing  [yellow]{' '.join(event.guids)}[/yellow]", markup=True)
+        elif isinstance(event, DlistLine) and event.name == "ANNOTATION" and \
+                isinstance(event.value, dict):
+            value = event.value
+            self._annotations.append((value.get("MBOXNAME"), value.get("ENTRY"),
+                                      value.get("USERID"), value.get("VALUE")))
         elif isinstance(event, DlistLine):
             self._end_rows()
             from syncsh.protocol.dlist import encode
@@ -435,6 +483,31 @@ class TableRenderer(Renderer):
         if done.code and done.status != "OK":
             text = text.replace(done.code, f"[bold]{done.code}[/bold]", 1)
         self.console.print(f"[{colour}]{done.status}[/{colour}] {text}", markup=True)
+
+
+_CYRUS_OWN = "/vendor/cmu/cyrus-imapd/"
+
+
+def _plain_text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def _annotation_table(rows):
+    """([mailbox,] entry, user id, value) rows as a small table; "" as user id is a
+    shared value."""
+    from rich.table import Table
+    table = Table(show_header=True, header_style="dim", box=None, padding=(0, 2, 0, 0))
+    columns = ("entry", "user id", "value")
+    if rows and len(rows[0]) == 4:
+        columns = ("mailbox",) + columns
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        *head, userid, value = [_plain_text(cell) for cell in row]
+        table.add_row(*map(_escape, head), _escape(userid or "(shared)"), _escape(value))
+    return table
 
 
 def _escape(text: str) -> str:
