@@ -406,3 +406,27 @@ def test_a_crc_that_disagrees_fails_in_every_format(cyrus, tmp_path):
     checks = [f for f in report["findings"] if f["kind"] == "crc" and "computed" in f["detail"]]
     assert [(f["mailbox"], f["master"]) for f in checks] == [(f"user.{user}", 1)]
     assert checks[0]["repair"]["procedure"][0].startswith("on the replica: reconstruct -n")
+
+
+def test_many_findings_one_step_printed_once_and_rows_as_they_come(cyrus):
+    """Thirty flag changes: thirty findings, one next step with its count; the text shows
+    twenty rows of the kind and says how many more, each user's rows before the summary."""
+    first = fresh_user(cyrus, 30, prefix="mf")
+    second = fresh_user(cyrus, 1, prefix="mf")
+    conn = imap(cyrus, first, "master")
+    conn.select("INBOX")
+    conn.uid("STORE", "1:30", "+FLAGS", "($Triaged)")
+    conn.logout()
+    status, report = diff(cyrus, first, second)
+    assert status == 1 and len(causes(report)) == 30
+    assert [(s["command"], s["findings"]) for s in report["next_steps"]] == [
+        (f"sync_client -u {first}", 30)]
+    text = syncsh("diff", *ends(cyrus), "--user", first, "--user", second,
+                  "--no-color").stdout.decode()
+    assert text.count("\n  flags  UID ") == 20
+    assert "… and 10 more flags finding(s) here" in text
+    assert text.count(f"sync_client -u {first}") == 1 and "(repairs 30 findings)" in text
+    assert text.index(f"{first}  user.{first}\n") < text.index("next steps")
+    every = syncsh("diff", *ends(cyrus), "--user", first, "--no-color", "--all-rows")
+    assert every.stdout.decode().count("\n  flags  UID ") == 30
+    check_repair(cyrus, [first, second], report)

@@ -24,6 +24,8 @@ def parser():
                    help="look again after SECONDS before calling a difference divergence")
     p.add_argument("--master-store", metavar="DIR",
                    help="documented dialect: the master's store, for the suggested replicate")
+    p.add_argument("--all-rows", action="store_true",
+                   help="text: every finding's row (by default 20 of a kind a mailbox)")
     _add_client_options(p)
     return p
 
@@ -63,21 +65,32 @@ def run(argv: list[str]) -> int:
     if master.text == replica.text or (master.store and master.store == replica.store):
         raise UsageError(f"the master and the replica are both {master.text}: diff compares "
                          "two ends")
-    report = diff_targets(master, replica, users, args.mailbox, args)
-    if args.recheck and (report.divergent or report.errors):
-        time.sleep(args.recheck)
-        again = diff_targets(master, replica, users, args.mailbox, args)
-        report = confirmed(report, again)
-    from syncsh.diff.report import render, to_json
-    if args.format == "json":
-        print(to_json(report, master.text, replica.text))
-    else:
+    from syncsh.diff import report as text
+    streamed = None
+    if args.format != "json":
         from rich.console import Console
         from syncsh.render import color_wanted
         console = Console(file=sys.stdout, highlight=False, soft_wrap=True,
                           force_terminal=color_wanted(sys.stdout, False if args.no_color else None),
                           no_color=args.no_color or not color_wanted(sys.stdout))
-        render(report, master.text, replica.text, console)
+        text.render_header(master.text, replica.text, console)
+        limit = None if args.all_rows else text.ROWS_SHOWN
+        if not args.recheck:     # a recheck shows only what persisted: no rows before it
+
+            def streamed(user, findings):
+                text.render_findings(findings, console, limit)
+                console.file.flush()
+    report = diff_targets(master, replica, users, args.mailbox, args, streamed)
+    if args.recheck and (report.divergent or report.errors):
+        time.sleep(args.recheck)
+        again = diff_targets(master, replica, users, args.mailbox, args)
+        report = confirmed(report, again)
+    if args.format == "json":
+        print(text.to_json(report, master.text, replica.text))
+    else:
+        if streamed is None:
+            text.render_findings(report.findings, console, limit)
+        text.render_summary(report, console)
     if report.absent_users:
         print("syncsh diff: no mailbox on either end for: " + ", ".join(report.absent_users)
               + " (check the names)", file=sys.stderr)
@@ -86,7 +99,7 @@ def run(argv: list[str]) -> int:
     return 1 if report.divergent else 0
 
 
-def diff_targets(master, replica, users, mailboxes, args):
+def diff_targets(master, replica, users, mailboxes, args, on_user=None):
     from syncsh.connect import open_session
     from syncsh.diff.collect import Differ
     sessions = []
@@ -97,7 +110,7 @@ def diff_targets(master, replica, users, mailboxes, args):
         differ = Differ(*sessions, expunged=args.expunged, full=args.full,
                         master_store=args.master_store or master.store,
                         master_name=master.text, replica_name=replica.text)
-        return differ.run(users, mailboxes)
+        return differ.run(users, mailboxes, on_user)
     finally:
         for session in sessions:
             session.close()

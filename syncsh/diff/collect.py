@@ -89,7 +89,9 @@ class Differ:
         self.modern = master.dialect == "csync"
 
     # ------------------------------------------------------------------ entry points
-    def run(self, users: list[str], mailboxes: list[str]) -> Report:
+    def run(self, users: list[str], mailboxes: list[str], on_user=None) -> Report:
+        """Compare user by user; ``on_user(user, findings)`` gets each user's findings,
+        with their next steps, as soon as that user is done (the text report streams)."""
         report = Report()
         groups: dict[str, list[str]] = {}
         if mailboxes:
@@ -109,14 +111,15 @@ class Differ:
             except ConnectionLost as exc:
                 report.errors.append(f"{user}: {exc}")
                 continue
-            found = report.findings[before:]
+            found = report.findings[before:] = C.pair_renames(report.findings[before:])
+            for finding in found:
+                finding.step = self.suggest(finding)
             if not found and len(report.mailboxes) == boxes_before:
                 report.absent_users.append(user)    # a mistyped name is no "identical"
             elif not any(not f.consequence for f in found):
                 report.identical_users.append(user)
-        report.findings = C.pair_renames(report.findings)
-        for finding in report.findings:
-            finding.step = self.suggest(finding)
+            if on_user is not None:
+                on_user(user, found)
         return report
 
     # ------------------------------------------------------------------ documented dialect

@@ -60,10 +60,43 @@ def _plain(value):
     return value
 
 
-def render(report: Report, master: str, replica: str, console) -> None:
+ROWS_SHOWN = 20      # text: rows of one kind in one mailbox before "… and N more"
+
+
+def render_header(master: str, replica: str, console) -> None:
+    from rich.markup import escape
+    console.print(f"[bold]diff[/bold] {escape(master)} (master) ↔ {escape(replica)} (replica)")
+
+
+def render_findings(findings, console, limit: int | None = ROWS_SHOWN) -> None:
+    """Findings grouped by mailbox, as they come (one user's at a time): at most ``limit``
+    rows of one kind in a mailbox, then how many more (JSON always lists them all)."""
+    from rich.markup import escape
+    groups: dict[tuple[str, str], list] = {}
+    for finding in findings:
+        groups.setdefault((finding.user, finding.mailbox or "(user)"), []).append(finding)
+    for (user, mailbox), found in groups.items():
+        console.print(f"\n[bold]{escape(user)}[/bold]  [cyan]{escape(mailbox)}[/cyan]")
+        shown: dict[str, int] = {}
+        for f in found:
+            shown[f.kind] = shown.get(f.kind, 0) + 1
+            if limit is not None and shown[f.kind] > limit:
+                continue
+            style = "dim" if f.consequence else ("red" if f.kind in (
+                "split-brain", "missing-on-master", "only-on-replica", "body", "crc") else "yellow")
+            console.print(f"  [{style}]{escape(f.kind)}[/{style}]  {escape(f.detail)}")
+            if f.step and not f.consequence and f.step.loses_mail:
+                console.print(f"      [bold red]→ {escape(f.step.loss_text())}[/bold red]")
+        for kind, count in shown.items():
+            if limit is not None and count > limit:
+                console.print(f"  [dim]… and {count - limit} more {escape(kind)} finding(s) "
+                              "here (--all-rows or --format json lists them)[/dim]")
+
+
+def render_summary(report: Report, console) -> None:
+    """After the findings: a table by user and mailbox, each next step once, the verdict."""
     from rich.markup import escape
     from rich.table import Table
-    console.print(f"[bold]diff[/bold] {escape(master)} (master) ↔ {escape(replica)} (replica)")
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
     for column in ("user", "mailbox", "findings", "consequences"):
         table.add_column(column)
@@ -82,15 +115,8 @@ def render(report: Report, master: str, replica: str, console) -> None:
         table.add_row(escape(user), "", "[green]identical[/green]", "")
     for user in report.absent_users:
         table.add_row(escape(user), "", "[yellow]no mailbox on either end[/yellow]", "")
+    console.print()
     console.print(table)
-    for (user, mailbox), findings in groups.items():
-        console.print(f"\n[bold]{escape(user)}[/bold]  [cyan]{escape(mailbox)}[/cyan]")
-        for f in findings:
-            style = "dim" if f.consequence else ("red" if f.kind in (
-                "split-brain", "missing-on-master", "only-on-replica", "body", "crc") else "yellow")
-            console.print(f"  [{style}]{escape(f.kind)}[/{style}]  {escape(f.detail)}")
-            if f.step and not f.consequence and f.step.loses_mail:
-                console.print(f"      [bold red]→ {escape(f.step.loss_text())}[/bold red]")
     steps = grouped_steps(report)
     if steps:
         console.print("\n[bold]next steps[/bold]")
@@ -102,14 +128,18 @@ def render(report: Report, master: str, replica: str, console) -> None:
         console.print(f"[yellow]nothing compared for {escape(', '.join(report.absent_users))}: "
                       "no mailbox on either end (check the names)[/yellow]")
     elif not report.divergent and not report.errors:
-        absent = len(report.absent_users)
-        console.print("[green]identical[/green]" + (
-            f" [yellow]({absent} of {len(report.users)} with no mailbox on either end: "
-            "check the names)[/yellow]" if absent else ""))
+        console.print("[green]identical[/green]")
     else:
         real = sum(1 for f in report.findings if not f.consequence)
         console.print(f"\n{real} finding(s), {len(report.findings) - real} consequence(s)"
                       + (f", {len(report.errors)} error(s)" if report.errors else ""))
+
+
+def render(report: Report, master: str, replica: str, console) -> None:
+    """The whole text report at once (the REPL's \\diff, and a --recheck)."""
+    render_header(master, replica, console)
+    render_findings(report.findings, console)
+    render_summary(report, console)
 
 
 def render_step(console, step, findings) -> None:
