@@ -430,3 +430,21 @@ def test_many_findings_one_step_printed_once_and_rows_as_they_come(cyrus):
     every = syncsh("diff", *ends(cyrus), "--user", first, "--no-color", "--all-rows")
     assert every.stdout.decode().count("\n  flags  UID ") == 30
     check_repair(cyrus, [first, second], report)
+
+
+def test_expunged_records_that_differ_are_shown_not_counted(cyrus):
+    """After an expunge on the replica is replicated, both ends keep an expunged record
+    for UID 2 and they differ (the master's has no \\Deleted): --expunged shows it; it is
+    no divergence (outside SYNC_CRC, and no sync aligns it)."""
+    user = fresh_user(cyrus, 3, prefix="ex")
+    expunge("replica")(cyrus, user)
+    assert cyrus.sync(user).returncode == 0
+    status, report = diff(cyrus, user)
+    assert status == 0 and report["findings"] == []
+    proc = syncsh("diff", *ends(cyrus), "--user", user, "--expunged", "--format", "json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0 and report["identical"]
+    kept = [f for f in report["findings"] if f["kind"] == "expunged"]
+    assert [f["uid"] for f in kept] == [2] and kept[0]["consequence"]
+    assert "\\Deleted" in kept[0]["replica"] and "\\Deleted" not in kept[0]["master"]
+    assert "no sync aligns them" in kept[0]["next_step"]

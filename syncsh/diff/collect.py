@@ -236,7 +236,7 @@ class Differ:
                 report.findings.append(self.recreated(user, a, b))
                 continue
             report.mailboxes.setdefault((user, name), MailboxCounts())
-            if self.full or C.needs_records(a, b):
+            if self.full or self.expunged or C.needs_records(a, b):
                 self.full_mailbox(report, user, a, b)
             else:
                 meta = C.compare_mailbox_meta(user, a, b, modern=True)

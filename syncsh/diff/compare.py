@@ -166,7 +166,10 @@ def merge_runs(user: str, mailbox: str, master_runs, replica_runs, *, modern: bo
         if a is not None and (b is None or a.uid < b.uid):
             if counts:
                 counts.master_messages += 1
-            if expunged or not is_expunged(a):
+            if is_expunged(a):
+                if expunged:
+                    yield kept_record(user, mailbox, a, None)
+            else:
                 yield Finding(user, mailbox, MISSING_ON_REPLICA,
                               f"UID {a.uid} ({a.guid}) is on the master only", a.guid, None, a.uid,
                               facts={"guid": a.guid})
@@ -174,7 +177,10 @@ def merge_runs(user: str, mailbox: str, master_runs, replica_runs, *, modern: bo
         elif b is not None and (a is None or b.uid < a.uid):
             if counts:
                 counts.replica_messages += 1
-            if expunged or not is_expunged(b):
+            if is_expunged(b):
+                if expunged:
+                    yield kept_record(user, mailbox, None, b)
+            else:
                 yield Finding(user, mailbox, MISSING_ON_MASTER,
                               f"UID {b.uid} ({b.guid}) is on the replica only", None, b.guid, b.uid,
                               facts={"guid": b.guid})
@@ -193,7 +199,10 @@ def compare_message(user, mailbox, m: Message, r: Message, *, modern: bool, expu
                     full: bool):
     gone_m, gone_r = is_expunged(m), is_expunged(r)
     if gone_m and gone_r:
-        return                  # both expunged: Cyrus keeps them for a while; not divergence
+        # both expunged: Cyrus keeps the records a while and replication leaves them be
+        if expunged and (flags_of(m) != flags_of(r) or (modern and m.modseq != r.modseq)):
+            yield kept_record(user, mailbox, m, r)
+        return
     if gone_m != gone_r:
         if expunged or not modern:
             yield Finding(user, mailbox, EXPUNGED, f"UID {m.uid} is expunged on the "
@@ -247,6 +256,20 @@ def annotation_changes(master, replica) -> list[tuple]:
     a, b = table(master), table(replica)
     return [(e, u, a.get((e, u)), b.get((e, u))) for e, u in sorted(set(a) | set(b))
             if a.get((e, u)) != b.get((e, u))]
+
+
+def kept_record(user, mailbox, m: Message | None, r: Message | None) -> Finding:
+    """--expunged: an expunged record that differs between the ends.  Not divergence:
+    expunged records are outside SYNC_CRC and no sync aligns them."""
+    def side(message):
+        if message is None:
+            return "no record"
+        return f"MODSEQ {message.modseq} ({' '.join(message.flags)})" if message.modseq \
+            is not None else f"({' '.join(message.flags)})"
+    uid = (m or r).uid
+    return Finding(user, mailbox, EXPUNGED, f"UID {uid} expunged record: {side(m)} on the "
+                   f"master, {side(r)} on the replica", m and list(m.flags), r and list(r.flags),
+                   uid, consequence=True, facts={"kept_record": True})
 
 
 def compare_mailbox_meta(user: str, m: Mailbox, r: Mailbox, *, modern: bool) -> list[Finding]:
@@ -310,7 +333,8 @@ def needs_records(m: Mailbox, r: Mailbox) -> bool:
 
 def mark_consequences(meta: list[Finding], messages: list[Finding], m: Mailbox, r: Mailbox) -> None:
     """Counter findings that the message-level findings explain become consequences."""
-    causes = messages + [f for f in meta if f.kind in (ACL, ANNOTATIONS)]
+    causes = [f for f in messages if not f.consequence] + \
+        [f for f in meta if f.kind in (ACL, ANNOTATIONS)]
     if not causes:
         return
     kinds = {f.kind for f in causes}

@@ -98,6 +98,9 @@ def _winner(modseqs, master_wins_ties: bool = True) -> str:
 
 def modern_step(f, replica_text: str = "REPLICA") -> Step:
     """The step that repairs one finding on Cyrus 3.6 (see the module's rules)."""
+    if f.facts.get("kept_record"):
+        return Step("expunged records are outside SYNC_CRC and no sync aligns them: nothing "
+                    "to repair (cyr_expire -X removes them)", flow=NONE)
     if f.consequence:
         return Step("repaired with the differences it follows from", flow=NONE)
     sync = user_sync(f.user)
