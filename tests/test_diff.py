@@ -5,6 +5,8 @@ import json
 import os
 import sys
 
+import pytest
+
 from conftest import syncsh
 
 from test_csync import fresh_user, password_env
@@ -221,3 +223,45 @@ def test_a_named_pair_from_the_config(tmp_path):
     report = json.loads(proc.stdout)
     assert report["users"] == ["dpc22"] and report["master"] == "master"
     assert {f["kind"] for f in report["findings"]} == {"uidlast", "seen"}
+
+
+def live_guids(target):
+    proc = syncsh(target, "-c", "user_all dpc22", "-c", "enduser", "--format", "json")
+    return {e["guid"] for e in map(json.loads, proc.stdout.splitlines()) if e["type"] == "message"}
+
+
+DOCUMENTED_DIVERGENCES = {
+    # name: (commands on the replica, commands on the master, kind, loses mail)
+    "flags-on-replica": (["select user.dpc22", "setflags 4140 (hello)"], [], "flags", False),
+    "expunge-on-replica": (["select user.dpc22", "expunge 4140"], [], "missing-on-replica",
+                           False),
+    "expunge-on-master": ([], ["select user.dpc22", "expunge 4140"], "missing-on-master", True),
+    "folder-on-replica": (["create user.dpc22.only NIL NIL 0 1062000000"], [],
+                          "only-on-replica", True),          # the (empty) folder is lost
+    "subscription-on-replica": (["addsub user.dpc22.extra"], [], "subscription", False),
+    "quota-on-replica": (["setquota user.dpc22 5000"], [], "quota", False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_DIVERGENCES))
+def test_documented_dialect_steps_repair_and_announce_their_losses(name):
+    """The demo pair made to diverge: the one suggested `syncsh replicate` line, pasted as it
+    is, leaves the pair identical and loses exactly the messages it announced."""
+    import shlex
+    on_replica, on_master, kind, loses = DOCUMENTED_DIVERGENCES[name]
+    for target, commands in (("demo:cyrus-2", on_replica), ("demo:cyrus-1", on_master)):
+        if commands:
+            script = [a for c in ["user dpc22", *commands, "enduser"] for a in ("-c", c)]
+            assert syncsh(target, *script, "--allow-writes").returncode == 0
+    status, report = diff_json("demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22")
+    assert status == 1 and kind in {f["kind"] for f in report["findings"]}
+    steps = report["next_steps"]
+    assert len(steps) == 1 and steps[0]["argv"][-2:] == ["-u", "dpc22"]
+    assert steps[0]["loses_mail"] == loses
+    before = live_guids("demo:cyrus-1") | live_guids("demo:cyrus-2")
+    assert syncsh(*shlex.split(steps[0]["command"])[1:]).returncode == 0
+    status, report = diff_json("demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22")
+    assert status == 0, report["findings"]
+    lost = before - live_guids("demo:cyrus-1") - live_guids("demo:cyrus-2")
+    assert lost == {m["guid"] for m in steps[0]["loses"]["messages"]}
+    assert (name == "folder-on-replica") == (steps[0]["loses"]["folders"] == ["user.dpc22.only"])

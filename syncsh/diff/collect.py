@@ -175,12 +175,12 @@ class Differ:
                 self.both_sides(report, user, a, b, ms, rs)
 
     def one_side(self, report, user, box: Mailbox, side: Side, *, master: bool) -> None:
-        count = side.count()
+        messages = [(m.uid, m.guid) for m in side.messages()]
         label = " (a delayed-delete folder)" if C.is_delayed_delete(box.name) else ""
         kind = C.ONLY_MASTER if master else C.ONLY_REPLICA
         where = "master" if master else "replica"
         finding = Finding(user, box.name, kind, f"{box.name}{label} exists on the {where} only "
-                          f"({count} message(s))")
+                          f"({len(messages)} message(s))", facts={"messages": messages})
         if master:
             finding.master = box.uniqueid
         else:
@@ -191,11 +191,12 @@ class Differ:
         counts = report.mailboxes.setdefault((user, a.name), MailboxCounts())
         if a.uniqueid != b.uniqueid:
             n_m = ms.count()
-            n_r = rs.count()
+            r_messages = [(m.uid, m.guid) for m in rs.messages()]
             report.findings.append(Finding(user, a.name, C.RECREATED, f"{a.name} was re-created: "
                                            f"uniqueid {a.uniqueid} ({n_m} messages) on the master, "
-                                           f"{b.uniqueid} ({n_r}) on the replica",
-                                           a.uniqueid, b.uniqueid))
+                                           f"{b.uniqueid} ({len(r_messages)}) on the replica",
+                                           a.uniqueid, b.uniqueid,
+                                           facts={"replica_messages": r_messages}))
             return
         meta = C.compare_mailbox_meta(user, a, b, modern=self.modern)
         messages = list(C.merge_runs(user, a.name, ms.runs(), rs.runs(), modern=self.modern,

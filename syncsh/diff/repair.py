@@ -248,23 +248,25 @@ def _damaged_file(f) -> Step:
 
 
 def legacy_step(f, store: str, replica_text: str) -> Step:
-    """The documented dialect: syncsh replicate, from the master's store."""
-    base = ["syncsh", "replicate", "--master", store, "-s", replica_text]
+    """The documented dialect: syncsh replicate of the whole user, from the master's store
+    (it repairs every kind of finding at once, so one line serves them all)."""
     if f.consequence:
         return Step("repaired with the differences it follows from", flow=NONE)
     if f.kind == C.LOCK:
         return Step("retry when no replication run holds the user (or raise --timeout)",
                     flow=NONE)
-    user_run = base + ["-u", f.user]
+    run = ["syncsh", "replicate", "--master", store, "-s", replica_text, "-u", f.user]
     if f.kind == C.MISSING_ON_MASTER:
         return Step("expunges it from the replica (copy it to the master first to keep it)",
-                    base + ["-m", f.mailbox], M2R, _lost(f.mailbox, [(f.uid, f.replica)]))
+                    run, M2R, _lost(f.mailbox, [(f.uid, f.replica)]))
     if f.kind == C.SPLIT_BRAIN:
-        return Step("replaces the replica's message with the master's", base + ["-m", f.mailbox],
-                    M2R, _lost(f.mailbox, [(f.uid, f.replica)]))
+        return Step("replaces the replica's message with the master's", run, M2R,
+                    _lost(f.mailbox, [(f.uid, f.replica)]))
     if f.kind == C.ONLY_REPLICA:
         return Step("deletes the folder from the replica (copy its messages to the master "
-                    "first to keep them)", user_run, M2R, folders_lost=[f.mailbox])
-    if f.kind in (C.SUBSCRIPTION, C.QUOTA, C.SIEVE) or not f.mailbox:
-        return Step("the master's state replaces the replica's", user_run, M2R)
-    return Step("the master's mailbox replaces the replica's", base + ["-m", f.mailbox], M2R)
+                    "first to keep them)", run, M2R, _lost(f.mailbox, f.facts.get("messages")),
+                    [f.mailbox])
+    if f.kind == C.RECREATED:
+        return Step("replaces the replica's folder with the master's", run, M2R,
+                    _lost(f.mailbox, f.facts.get("replica_messages")))
+    return Step("the master's state replaces the replica's", run, M2R)
