@@ -211,6 +211,13 @@ def deleted_on_replica(cyrus, user):
     conn.logout()
 
 
+def deleted_on_master(cyrus, user):
+    synced_folder(cyrus, user)
+    conn = imap(cyrus, user, "master")
+    assert conn.delete("INBOX.Work")[0] == "OK"
+    conn.logout()
+
+
 def renamed_on_master(cyrus, user):
     synced_folder(cyrus, user)
     conn = imap(cyrus, user, "master")
@@ -288,6 +295,9 @@ SCENARIOS = {
     "folder-on-replica": (folder_on_replica, (".Work", "only-on-replica"), False),
     "folder-deleted-on-replica": (deleted_on_replica, (".Work", "deleted"), False),
     "folder-renamed-on-master": (renamed_on_master, (".Projects", "renamed"), False),
+    # the user sync moves the replica's folder to DELETED.* too: its messages leave the
+    # live folders on both ends (they stay in DELETED.* until expired)
+    "folder-deleted-on-master": (deleted_on_master, (".Work", "deleted"), True),
     "folder-recreated-on-replica": (recreated_on_replica, (".Work", "re-created"), False),
     "acl-on-replica": (acl_on_replica, ("", "acl"), False),
     "subscription-on-replica": (subscription_on_replica, (None, "subscription"), False),
@@ -299,6 +309,27 @@ SCENARIOS = {
     "sieve-on-replica": (sieve_on("replica"), (None, "sieve"), False),
     "damaged-file-on-replica": (damaged_file_on_replica, ("", "body"), False),
 }
+
+
+def expunged_and_expired_on(side):
+    """An expunge whose record is then expired at once (cyr_expire -X 0): the other end
+    has a message this one no longer has any record of."""
+    def make(cyrus, user):
+        expunge(side)(cyrus, user)
+        conf = cyrus.master_conf if side == "master" else cyrus.replica_conf
+        subprocess.run(["/usr/lib/cyrus/bin/cyr_expire", "-C", conf, "-X", "0", "-E", "0"],
+                       check=True, capture_output=True, timeout=60)
+    return make
+
+
+SCENARIOS.update({
+    # 3.6.1: the master's LAST_UID past a UID it has no record of means expunged there
+    "expunged-and-expired-on-master": (expunged_and_expired_on("master"),
+                                       ("", "missing-on-master"), True),
+    # ... while the replica's missing record is simply sent again
+    "expunged-and-expired-on-replica": (expunged_and_expired_on("replica"),
+                                        ("", "missing-on-replica"), False),
+})
 
 
 def check_repair(cyrus, users, report, *, full=False, loses=False):
@@ -333,6 +364,10 @@ def test_scenario_is_diagnosed_and_the_step_repairs_it(cyrus, name):
     text = syncsh("diff", *ends(cyrus), "--user", user, "--no-color",
                   *(["--full"] if full else [])).stdout.decode()
     assert "next steps" in text and ("LOSES MAIL" in text) == loses
+    copyback = any(s["copyback"] for s in report["next_steps"])
+    assert ("sync_client -O refuses" in text) == copyback
+    assert copyback == any("replica → master" in s["flow"] or "both ways" in s["flow"]
+                           for s in report["next_steps"] if s["command"])
     check_repair(cyrus, [user], report, full=full, loses=loses)
 
 
@@ -448,3 +483,4 @@ def test_expunged_records_that_differ_are_shown_not_counted(cyrus):
     assert [f["uid"] for f in kept] == [2] and kept[0]["consequence"]
     assert "\\Deleted" in kept[0]["replica"] and "\\Deleted" not in kept[0]["master"]
     assert "no sync aligns them" in kept[0]["next_step"]
+

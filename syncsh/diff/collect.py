@@ -248,8 +248,12 @@ class Differ:
 
     def live_messages(self, session, name: str) -> list[tuple[int, str]]:
         """(UID, GUID) of a mailbox's live messages on one end: what a repair may lose."""
-        events = session.execute(f"GET FULLMAILBOX {name}".encode(), batches=True)
-        return [(m.uid, m.guid) for m in Side(events).messages() if not C.is_expunged(m)]
+        side = Side(session.execute(f"GET FULLMAILBOX {name}".encode(), batches=True))
+        if side.mailbox() is not None:
+            side.take()
+        live = [(m.uid, m.guid) for m in side.messages() if not C.is_expunged(m)]
+        side.finish()                       # read to the end: the session stays in step
+        return live
 
     def one_sided(self, user, box: Mailbox, *, master: bool) -> Finding:
         label = " (a delayed-delete folder)" if C.is_delayed_delete(box.name) else ""
@@ -300,6 +304,7 @@ class Differ:
         ms.finish()
         rs.finish()
         C.mark_consequences(meta, messages, ma or a, rb or b)
+        C.note_passed_uids(messages, ma or a)
         report.findings += meta + messages + self_checks(user, verdicts)
 
     def checked_bodies(self, user, box, messages, session, side, out):

@@ -349,6 +349,18 @@ def mark_consequences(meta: list[Finding], messages: list[Finding], m: Mailbox, 
             finding.detail += " (follows from the differences below)"
 
 
+def note_passed_uids(messages: list[Finding], master: Mailbox) -> None:
+    """A UID the replica holds that the master's LAST_UID has passed, with no record of it on
+    the master: expunged there and the record since expired (cyr_expire -X); sync_client
+    expunges the replica's copy, it does not copy it back."""
+    for finding in messages:
+        if finding.kind == MISSING_ON_MASTER and "expunged_on" not in finding.facts and \
+                finding.uid is not None and finding.uid <= (master.uidlast or 0):
+            finding.facts["expunged_on"] = "master"
+            finding.detail += (f" (the master's LAST_UID {master.uidlast} is past it: expunged "
+                               "there, its record expired)")
+
+
 def compare_sets(user: str, kind: str, what: str, master: dict, replica: dict) -> list[Finding]:
     """Subscriptions, sieve scripts, quota roots: by name, then by value."""
     out = []

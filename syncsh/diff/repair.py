@@ -70,12 +70,18 @@ class Step:
         parts += [f"folder {name}" for name in self.folders_lost]
         return "LOSES MAIL: " + ", ".join(parts)
 
+    @property
+    def copyback(self) -> bool:
+        """A sync_client run that carries replica-side changes back (what -O refuses)."""
+        return bool(self.argv) and self.argv[0] == "sync_client" and self.flow in (R2M, BOTH)
+
     def text(self) -> str:
         head = self.command or "manual procedure"
         return f"{head} [{self.flow}]: {self.summary}; {self.loss_text()}"
 
     def as_json(self) -> dict:
         return {"command": self.command, "argv": self.argv, "flow": self.flow,
+                "copyback": self.copyback,
                 "summary": self.summary, "loses_mail": self.loses_mail,
                 "loses": {"messages": self.loses, "folders": self.folders_lost},
                 "procedure": self.procedure}

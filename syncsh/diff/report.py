@@ -27,6 +27,7 @@ def _merged(step, findings) -> dict:
     out["loses"] = {"messages": [m for f in findings for m in f.step.loses],
                     "folders": [n for f in findings for n in f.step.folders_lost]}
     out["loses_mail"] = any(f.step.loses_mail for f in findings)
+    out["copyback"] = any(f.step.copyback for f in findings)
     out["findings"] = len(findings)
     return out
 
@@ -154,6 +155,10 @@ def render_step(console, step, findings) -> None:
         console.print(f"      {escape(summary)}")
     if len(summaries) > 5:
         console.print(f"      … and {len(summaries) - 5} more")
+    if any(f.step.copyback for f in findings):
+        console.print("      [dim]copy-back: without -O (sync_client -O refuses replica-side "
+                      "changes with \"Replication inconsistency detected\" and drops "
+                      "nothing)[/dim]")
     for number, line in enumerate(step.procedure, 1):
         console.print(f"      {number}. {escape(line)}")
     lost = [m for f in findings for m in f.step.loses]
