@@ -233,6 +233,19 @@ def recreated_on_replica(cyrus, user):
     folder(cyrus, user, "replica")
 
 
+def created_on_both_ends(cyrus, user):
+    folder(cyrus, user, "master")
+    folder(cyrus, user, "replica")
+
+
+def recreated_on_master(cyrus, user):
+    synced_folder(cyrus, user)
+    conn = imap(cyrus, user, "master")
+    assert conn.delete("INBOX.Work")[0] == "OK"
+    conn.logout()
+    folder(cyrus, user, "master")
+
+
 def acl_on_replica(cyrus, user):
     conn = imap(cyrus, user, "replica")
     assert conn.setacl("INBOX", "anyone", "lr")[0] == "OK"
@@ -299,6 +312,10 @@ SCENARIOS = {
     # live folders on both ends (they stay in DELETED.* until expired)
     "folder-deleted-on-master": (deleted_on_master, (".Work", "deleted"), True),
     "folder-recreated-on-replica": (recreated_on_replica, (".Work", "re-created"), False),
+    # the master's delete is replicated: the replica's copy of the old folder goes too
+    "folder-recreated-on-master": (recreated_on_master, (".Work", "re-created"), True),
+    # 3.6.1: a user sync bails out (or replaces the replica's folder): copy, unmailbox, sync
+    "folder-created-on-both-ends": (created_on_both_ends, (".Work", "re-created"), False),
     "acl-on-replica": (acl_on_replica, ("", "acl"), False),
     "subscription-on-replica": (subscription_on_replica, (None, "subscription"), False),
     "quota-on-master": (quota_on_master, (None, "quota"), False),

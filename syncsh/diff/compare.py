@@ -385,14 +385,24 @@ def pair_renames(findings: list[Finding]) -> list[Finding]:
     original it replaced (only-on-* findings carry the uniqueid as master/replica)."""
     masters = {f.master: f for f in findings if f.kind == ONLY_MASTER and f.master}
     recreated = {f.master: f for f in findings if f.kind == RECREATED}
+    recreated_on_master = {f.replica: f for f in findings if f.kind == RECREATED}
     renamed: dict[int, Finding] = {}
     skip: set[int] = set()
     for f in findings:
         if f.kind == ONLY_REPLICA and f.replica in recreated and is_delayed_delete(f.mailbox):
             skip.add(id(f))
             original = recreated[f.replica]
-            original.detail += f"; the replica keeps the original as {f.mailbox}"
+            original.detail += (f" (re-created on the replica: it keeps the original as "
+                                f"{f.mailbox})")
             original.facts["replica_original"] = f.mailbox
+        elif f.kind == ONLY_MASTER and f.master in recreated_on_master and \
+                is_delayed_delete(f.mailbox):
+            skip.add(id(f))
+            masters.pop(f.master, None)
+            original = recreated_on_master[f.master]
+            original.detail += (f" (re-created on the master: it keeps the original as "
+                                f"{f.mailbox})")
+            original.facts["master_original"] = f.mailbox
         elif f.kind == ONLY_REPLICA and f.replica in masters:
             m = masters.pop(f.replica)
             skip.add(id(f))

@@ -20,9 +20,16 @@ does, and where the Cassandane ``Replication`` tests assert otherwise for later 
   folder renamed on the master is renamed on the replica; a folder deleted on the master
   is moved to DELETED.… on the replica too (its messages leave the live folders).
 - Folders, sieve scripts and other users' seen state that exist on the replica only are
-  left alone by every mode (later versions also leave them); a folder deleted and
-  re-created on the replica makes the user sync fail ("bailing out").  These need the
-  manual procedures below.
+  left alone by every mode (later versions also leave them).  A folder deleted and
+  re-created on the replica (the original kept as DELETED.…) makes the user sync fail
+  ("bailing out"), with or without -O.  A folder created on both ends makes it fail on a
+  fresh 3.6.1 pair; on one that had served other repairs the same run exited 0 and replaced
+  the replica's folder, losing its messages.  (Cassandane's splitbrain_different_uniqueid
+  tests, 3.5 and later, repair the latter with -O: not so on 3.6.1 when DELETED.… holds the
+  original.)  These need the manual procedures below.  A folder re-created on the master
+  is repaired by a user sync: the master's delete is replicated first.
+- A sieve script added on the replica alone lives in a hidden user.U.#sieve folder with a
+  uniqueid of its own: the next user sync bails out once the master has scripts too.
 - ``sync_client -O`` (no copy-back) fails with "Replication inconsistency detected" on any
   replica-side change and drops nothing; the next normal sync can crash the replica's
   sync_server once.  It is never a repair.
@@ -191,17 +198,31 @@ def _replica_only_folder(f, replica_text: str) -> Step:
 
 
 def _recreated_folder(f, replica_text: str) -> Step:
+    """One name, two uniqueids.  3.6.1 does three different things, by where the original
+    (the uniqueid the other end has) is kept."""
     messages = f.facts.get("replica_messages") or []
+    kept = {guid for _, guid in f.facts.get("master_messages") or ()}
+    replica_only = [(uid, guid) for uid, guid in messages if guid not in kept]
+    sync = user_sync(f.user)
+    if f.facts.get("master_original"):
+        # the master's delete is replicated first: the replica's folder goes to DELETED.*
+        return Step(f"the replica's {f.mailbox} is deleted as it was on the master (kept as "
+                    f"{f.facts['master_original']} until expired), then the master's new one "
+                    "is created", sync, M2R, _lost(f.mailbox, replica_only))
+    copy = (f"as {f.user}, copy the {len(messages)} live message(s) of the replica's "
+            f"{f.mailbox} to the master's {f.mailbox} over IMAP (FETCH BODY.PEEK[] and APPEND "
+            "keep each GUID)")
     unmailbox = shlex.join(["syncsh", replica_text, "--allow-writes", "-c",
                             f"APPLY UNMAILBOX {f.mailbox}"])
-    return Step("no sync_client mode repairs a re-created folder (a user sync bails out)",
-                flow=R2M, procedure=[
-                    f"as {f.user}, copy the {len(messages)} live message(s) of the replica's "
-                    f"{f.mailbox} to the master's {f.mailbox} over IMAP (FETCH BODY.PEEK[] "
-                    "and APPEND keep each GUID)",
-                    f"remove the replica's re-created folder: {unmailbox}",
-                    f"sync_client -u {shlex.quote(f.user)} (restores the original folder on "
-                    "the replica, with the copied messages)"])
+    # Created on both ends (no original kept): a fresh 3.6.1 pair bails out like above, but
+    # one whose sync_server had seen other repairs replaced the replica's folder (exit 0,
+    # its messages gone).  The same procedure is right either way.
+    return Step("no sync_client mode repairs a re-created folder (a user sync bails out, "
+                "-O too, or replaces the replica's folder and loses its messages)", flow=R2M,
+                procedure=[
+                    copy, f"remove the replica's re-created folder: {unmailbox}",
+                    f"sync_client -u {shlex.quote(f.user)} (brings the master's folder, with "
+                    "the copied messages, to the replica)"])
 
 
 def _sieve(f, replica_text: str) -> Step:
