@@ -130,8 +130,13 @@ def test_a_user_on_neither_end_is_not_called_identical():
     out = proc.stdout.decode()
     assert proc.returncode == 2 and "dpc22x" in out and "no mailbox on either end" in out
     assert "identical" not in out
-    assert proc.stderr.decode() == ("syncsh diff: no mailbox on either end for: dpc22x "
+    assert proc.stderr.decode() == ("syncsh diff: nothing on either end for: dpc22x "
                                     "(check the names)\n")
+    proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--mailbox", "user.dpc22",
+                  "--mailbox", "user.dpc22.nosuch", "--format", "json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 2 and report["absent_mailboxes"] == ["user.dpc22.nosuch"]
+    assert b"user.dpc22.nosuch" in proc.stderr and not report["identical"]
 
 
 def test_the_suggested_replicate_pastes_as_it_is(tmp_path):

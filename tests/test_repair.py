@@ -414,6 +414,11 @@ def test_a_name_on_neither_end_is_an_error(cyrus):
     proc = syncsh("diff", *ends(cyrus), "--user", user, "--user", "nosuchuser")
     assert proc.returncode == 2
     assert b"nosuchuser" in proc.stderr and user.encode() not in proc.stderr
+    proc = syncsh("diff", *ends(cyrus), "--mailbox", f"user.{user}", "--mailbox",
+                  f"user.{user}.Nope", "--format", "json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 2 and report["absent_mailboxes"] == [f"user.{user}.Nope"]
+    assert report["identical_users"] == [user] and not report["identical"]
 
 
 # ---------------------------------------------------------------------- the CRC check

@@ -91,10 +91,10 @@ def run(argv: list[str]) -> int:
         if streamed is None:
             text.render_findings(report.findings, console, limit)
         text.render_summary(report, console)
-    if report.absent_users:
-        print("syncsh diff: no mailbox on either end for: " + ", ".join(report.absent_users)
+    if report.absent:
+        print("syncsh diff: nothing on either end for: " + ", ".join(report.absent)
               + " (check the names)", file=sys.stderr)
-    if report.errors or report.absent_users:
+    if report.errors or report.absent:
         return 2
     return 1 if report.divergent else 0
 

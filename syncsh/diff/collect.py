@@ -114,9 +114,14 @@ class Differ:
             found = report.findings[before:] = C.pair_renames(report.findings[before:])
             for finding in found:
                 finding.step = self.suggest(finding)
-            if not found and len(report.mailboxes) == boxes_before:
-                report.absent_users.append(user)    # a mistyped name is no "identical"
-            elif not any(not f.consequence for f in found):
+            # a mistyped name is no "identical": names that matched nothing are said
+            seen = {f.mailbox for f in found} | {name for u, name in report.mailboxes if u == user}
+            missing = [name for name in names if name not in seen]
+            report.absent_mailboxes += missing
+            nothing = not found and len(report.mailboxes) == boxes_before
+            if nothing and not names:
+                report.absent_users.append(user)
+            elif not nothing and not any(not f.consequence for f in found):
                 report.identical_users.append(user)
             if on_user is not None:
                 on_user(user, found)

@@ -60,6 +60,12 @@ class Report:
     users: list[str] = field(default_factory=list)
     identical_users: list[str] = field(default_factory=list)
     absent_users: list[str] = field(default_factory=list)    # no mailbox on either end
+    absent_mailboxes: list[str] = field(default_factory=list)  # --mailbox names on neither
+
+    @property
+    def absent(self) -> list[str]:
+        """Every name given that matched nothing on either end."""
+        return self.absent_users + self.absent_mailboxes
     errors: list[str] = field(default_factory=list)
 
     @property

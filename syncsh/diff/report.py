@@ -39,9 +39,10 @@ def _step_text(step) -> str:
 def to_json(report: Report, master: str, replica: str) -> str:
     return json.dumps({
         "master": master, "replica": replica,
-        "identical": not report.divergent and not report.errors and not report.absent_users,
+        "identical": not report.divergent and not report.errors and not report.absent,
         "users": report.users, "identical_users": report.identical_users,
-        "absent_users": report.absent_users, "errors": report.errors,
+        "absent_users": report.absent_users, "absent_mailboxes": report.absent_mailboxes,
+        "errors": report.errors,
         "findings": [{"user": f.user, "mailbox": f.mailbox, "kind": f.kind, "detail": f.detail,
                       "uid": f.uid, "master": _plain(f.master), "replica": _plain(f.replica),
                       "consequence": f.consequence, "next_step": _step_text(f.step),
@@ -116,6 +117,8 @@ def render_summary(report: Report, console) -> None:
         table.add_row(escape(user), "", "[green]identical[/green]", "")
     for user in report.absent_users:
         table.add_row(escape(user), "", "[yellow]no mailbox on either end[/yellow]", "")
+    for name in report.absent_mailboxes:
+        table.add_row("", escape(name), "[yellow]on neither end[/yellow]", "")
     console.print()
     console.print(table)
     steps = grouped_steps(report)
@@ -125,9 +128,11 @@ def render_summary(report: Report, console) -> None:
         render_step(console, step, found)
     for error in report.errors:
         console.print(f"[bold red]error[/bold red] {escape(error)}")
-    if not report.divergent and not report.errors and report.absent_users:
-        console.print(f"[yellow]nothing compared for {escape(', '.join(report.absent_users))}: "
-                      "no mailbox on either end (check the names)[/yellow]")
+    if report.absent:
+        console.print(f"[yellow]nothing on either end for {escape(', '.join(report.absent))} "
+                      "(check the names)[/yellow]")
+    if not report.divergent and not report.errors and report.absent:
+        pass
     elif not report.divergent and not report.errors:
         console.print("[green]identical[/green]")
     else:
