@@ -246,6 +246,15 @@ def recreated_on_master(cyrus, user):
     folder(cyrus, user, "master")
 
 
+def several_at_once(cyrus, user):
+    """A replica used as a master for a while: a flag, an expunge, an append racing one on
+    the master, a new folder; the steps together must repair it all."""
+    store("replica", "\\Flagged", uid="1")(cyrus, user)
+    expunge("replica")(cyrus, user)
+    append("master", "replica")(cyrus, user)
+    folder_on_replica(cyrus, user)
+
+
 def acl_on_replica(cyrus, user):
     conn = imap(cyrus, user, "replica")
     assert conn.setacl("INBOX", "anyone", "lr")[0] == "OK"
@@ -317,6 +326,7 @@ SCENARIOS = {
     # 3.6.1: a user sync bails out (or replaces the replica's folder): copy, unmailbox, sync
     "folder-created-on-both-ends": (created_on_both_ends, (".Work", "re-created"), False),
     "acl-on-replica": (acl_on_replica, ("", "acl"), False),
+    "several-at-once": (several_at_once, ("", "split-brain"), True),
     "subscription-on-replica": (subscription_on_replica, (None, "subscription"), False),
     "quota-on-master": (quota_on_master, (None, "quota"), False),
     "mailbox-annotation-on-replica": (mailbox_annotation_on_replica, ("", "annotations"), False),

@@ -136,13 +136,13 @@ def modern_step(f, replica_text: str = "REPLICA") -> Step:
         side = _winner(f.facts.get("modseqs"))
         other = "replica" if side == "master" else "master"
         what = {C.FLAGS: "flags", C.MODSEQ: "record", C.MESSAGE_ANNOTATION: "annotation"}[kind]
-        return Step(f"the {side}'s {what} (higher MODSEQ, or the master's at equal MODSEQ) "
-                    f"replaces the {other}'s", sync, M2R if side == "master" else R2M)
+        return Step(f"the {side}'s {what} wins over the {other}'s (higher MODSEQ; the "
+                    "master's at equal MODSEQ)", sync, M2R if side == "master" else R2M)
     if kind == C.ANNOTATIONS:
         side = _winner(f.facts.get("highestmodseq"))
         other = "replica" if side == "master" else "master"
-        return Step(f"the {side}'s mailbox annotations (higher HIGHESTMODSEQ) replace the "
-                    f"{other}'s", sync, M2R if side == "master" else R2M)
+        return Step(f"the {side}'s mailbox annotations win over the {other}'s (higher "
+                    "HIGHESTMODSEQ)", sync, M2R if side == "master" else R2M)
     if kind in (C.ACL, C.QUOTA, C.SUBSCRIPTION):
         what = {C.ACL: "ACL", C.QUOTA: "quota", C.SUBSCRIPTION: "subscriptions"}[kind]
         return Step(f"the master's {what} replaces the replica's (a replica-side change is "
