@@ -274,6 +274,14 @@ def quota_on_master(cyrus, user):
     conn.logout()
 
 
+def quota_changed_on_replica(cyrus, user):
+    quota_on_master(cyrus, user)
+    assert cyrus.sync(user).returncode == 0
+    conn = imap(cyrus, "admin", "replica")
+    assert conn.setquota(f"user.{user}", "(STORAGE 30000 MESSAGE 10)")[0] == "OK"
+    conn.logout()
+
+
 def mailbox_annotation_on_replica(cyrus, user):
     conn = imap(cyrus, user, "replica")
     typ, _ = conn._simple_command("SETMETADATA", "INBOX", '(/shared/comment "on the replica")')
@@ -329,6 +337,8 @@ SCENARIOS = {
     "several-at-once": (several_at_once, ("", "split-brain"), True),
     "subscription-on-replica": (subscription_on_replica, (None, "subscription"), False),
     "quota-on-master": (quota_on_master, (None, "quota"), False),
+    # 3.6.1: the master's limits win even over a newer change on the replica
+    "quota-changed-on-replica": (quota_changed_on_replica, (None, "quota"), False),
     "mailbox-annotation-on-replica": (mailbox_annotation_on_replica, ("", "annotations"), False),
     "message-annotation-on-master": (message_annotation_on_master, ("", "message-annotation"),
                                      False),

@@ -15,7 +15,9 @@ does, and where the Cassandane ``Replication`` tests assert otherwise for later 
   copied back the same way (its HIGHESTMODSEQ is higher).
 - An append on the replica is copied back; two appends with the same UID (split brain)
   are both renumbered to new UIDs on both ends: nothing is lost.
-- ACL, quota and subscriptions go master → replica: a change made on the replica is undone.
+- ACL, quota and subscriptions go master → replica: a change made on the replica is undone,
+  even a newer one.  A quota record's MODSEQ drifts between the ends on its own (later
+  versions resync on it: Cassandane quota_modseq); diff compares the limits only.
 - A folder deleted on the replica (DELETED.… after a delayed delete) is renamed back; a
   folder renamed on the master is renamed on the replica; a folder deleted on the master
   is moved to DELETED.… on the replica too (its messages leave the live folders).
