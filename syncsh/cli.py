@@ -290,8 +290,11 @@ def run_one_shot(target, args, script: list[str]) -> int:
                     print(f"syncsh: \\upload: {printable(str(exc))}", file=sys.stderr)
                     status = Exit.FAILED
                 continue
-            for event in session.execute(line, batches=True):
+            from syncsh.protocol.crc import checked
+            for event in checked(line, session.execute(line, batches=True)):
                 renderer.event(event)
+                if getattr(event, "agree", None) is False:
+                    status = Exit.FAILED        # the server's CRC is not its records'
             if not event.ok:
                 status = Exit.FAILED
             renderer.flush()

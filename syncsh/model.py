@@ -162,6 +162,7 @@ class SieveScript:
     name: str
     mtime: int
     active: bool = False
+    content: bytes | None = None  # GET FETCH_SIEVE: the script itself
 
 
 def mailbox_uniqueid(name: str, uidvalidity: int) -> str:

@@ -73,7 +73,10 @@ def event_to_json(event) -> dict:
     if isinstance(event, Subscription):
         return {"type": "subscription", "name": event.name}
     if isinstance(event, SieveScript):
-        return {"type": "sieve", "name": event.name, "mtime": event.mtime, "active": event.active}
+        data = {"type": "sieve", "name": event.name, "mtime": event.mtime, "active": event.active}
+        if event.content is not None:
+            data.update(_body_json("content", event.content))
+        return data
     if isinstance(event, Reserved):
         return {"type": "reserved", "guid": event.guid}
     if isinstance(event, ContentsItem):
@@ -108,7 +111,11 @@ def event_to_json(event) -> dict:
 
 def _modern_event_to_json(event) -> dict | None:
     # the modern dialect's own events, known only once one arrives (start-up does not pay)
+    from syncsh.protocol.crc import CrcVerdict
     from syncsh.protocol.csync_events import DlistLine, MailboxEnd, Missing, Quota, Seen
+    if isinstance(event, CrcVerdict):
+        return {"type": "crc", "mailbox": event.mailbox, "name": event.name,
+                "server": event.server, "computed": event.computed, "agree": event.agree}
     if isinstance(event, Quota):
         return {"type": "quota", "root": event.root, "limit": event.limit,
                 "resources": dict(event.resources), "modseq": event.modseq}
@@ -134,8 +141,18 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if hasattr(value, "guid") and hasattr(value, "data"):
-        return {"partition": value.partition, "guid": value.guid, "size": len(value.data)}
+        return {"partition": value.partition, "guid": value.guid, "size": len(value.data),
+                **_body_json("body", value.data)}
     return value
+
+
+def _body_json(key: str, data: bytes) -> dict:
+    """Bytes as JSON text when they are UTF-8, else as base64 (under KEY_base64)."""
+    try:
+        return {key: data.decode("utf-8")}
+    except UnicodeDecodeError:
+        import base64
+        return {f"{key}_base64": base64.b64encode(data).decode("ascii")}
 
 
 class Renderer:
@@ -169,13 +186,13 @@ class RawRenderer(Renderer):
         # to a file, the very bytes: written to the binary stream under the text one
         self._bytes = None if self.on_terminal else getattr(self.out, "buffer", None)
 
-    def _line(self, text: bytes) -> None:
+    def _line(self, text: bytes, end: bytes = b"\n") -> None:
         if self._bytes is not None:
             self.out.flush()
-            self._bytes.write(text + b"\n")
+            self._bytes.write(text + end)
         else:
             text = text.decode("utf-8", "surrogateescape")
-            self.out.write((printable(text) if self.on_terminal else text) + "\n")
+            self.out.write((printable(text) if self.on_terminal else text) + end.decode())
 
     def banner(self, banner: Banner, target: str = "") -> None:
         for capability in banner.capabilities:
@@ -187,11 +204,22 @@ class RawRenderer(Renderer):
             # a line that was not kept (over --max-line): no bytes to show, so say so
             self.flush()
             print(f"syncsh: {printable(event.problem)}", file=sys.stderr)
+        elif getattr(event, "agree", None) is False and hasattr(event, "computed"):
+            # the wire lines are the output; a CRC that disagrees is said once, on stderr
+            self.flush()
+            print(f"syncsh: {printable(event.mailbox)}: {event.name} differs: server "
+                  f"{event.server}, computed from its records {event.computed}",
+                  file=sys.stderr)
 
     def wire(self, direction: str, raw: bytes) -> None:
+        # the pieces come as read: a long line can come in several (a record list run by
+        # run), so a line break is written only where the server ended a line
         if direction != "S":
             return
-        self._line(raw[:-2] if raw.endswith(b"\r\n") else raw.rstrip(b"\n"))
+        if raw.endswith(b"\r\n"):
+            self._line(raw[:-2])
+        else:
+            self._line(raw, end=b"")
 
     def flush(self) -> None:
         super().flush()
@@ -268,7 +296,8 @@ class TableRenderer(Renderer):
         self._guid_width = 24
         self._header_due = True
         self._modern = False         # rows carry MODSEQ, INTERNALDATE, SIZE
-        self._crc = None             # CrcCheck of the mailbox whose records stream past
+        self._expunged = 0           # of the rows since the last header: kept, not live
+        self._annotations: list = [] # GET ANNOTATION lines, drawn as one table
 
     @property
     def console(self):
@@ -333,11 +362,12 @@ class TableRenderer(Renderer):
         for entry in parse_acl(box.acl):
             acl.add_row(_escape(entry.identifier), _escape(entry.rights))
         grid.add_row("acl", acl)
+        annotations = [(a.get("ENTRY"), a.get("USERID"), a.get("VALUE"))
+                       for a in fields.get("ANNOTATIONS") or () if isinstance(a, dict)]
+        if annotations:
+            grid.add_row("annotations", _annotation_table(annotations))
         self.console.print(grid)
         self._header_due = True
-        if box.fields is not None:
-            from syncsh.protocol.crc import CrcCheck
-            self._crc = CrcCheck(box.sync_crc, box.sync_crc_annot)
 
     # --- message rows: streamed, fixed widths, identifiers never cut
     def message(self, msg: Message) -> None:
@@ -348,8 +378,6 @@ class TableRenderer(Renderer):
             self.out.write(self._paint("dim", f"{'UID':>10}  {extra}"
                                               f"{'GUID':<{self._guid_width}}  FLAGS") + "\n")
             self._header_due = False
-        if self._crc is not None:
-            self._crc.add(msg)
         guid_style = "null" if is_null_guid(msg.guid) else "guid"
         flags = " ".join(self._paint("sysflag" if f.startswith("\\") else "flag", printable(f))
                          for f in msg.flags)
@@ -360,12 +388,22 @@ class TableRenderer(Renderer):
         self.out.write(f"{self._paint('uid', f'{msg.uid:>10}')}  {extra}"
                        f"{self._paint(guid_style, printable(msg.guid).ljust(self._guid_width))}  {flags}\n")
         self._rows += 1
+        if any(f.lower() == "\\expunged" for f in msg.flags):
+            self._expunged += 1
+        shown = [(e, u, v) for e, u, _, v in msg.annotations if not e.startswith(_CYRUS_OWN)]
+        if shown:
+            # the message's own annotations, under its row (Cyrus' savedate and
+            # createdmodseq, on every message, are left to --format json)
+            width = max(len(e) for e, _, _ in shown)
+            for entry, userid, value in shown:
+                self.out.write(self._paint("dim", f"{'':>10}  ↳ {entry:<{width}}  "
+                                                  f"{userid or '(shared)':<10}  ")
+                               + _plain_text(value) + "\n")
 
     def batch(self, batch: MessageBatch) -> None:
         if not batch.uids:
             return
-        if self._crc is not None or batch.modseqs is not None or self.color or \
-                has_unsafe("".join(batch.guids)):
+        if batch.modseqs is not None or self.color or has_unsafe("".join(batch.guids)):
             for message in batch:
                 self.message(message)
             return
@@ -388,21 +426,26 @@ class TableRenderer(Renderer):
 
     def _end_rows(self) -> None:
         if self._rows:
-            self.out.write(self._paint("dim", f"{'':>10}  {self._rows} message(s)") + "\n")
-            self._rows = 0
-        if self._crc is not None and self._crc.records:
-            self.crc_report(self._crc)
-        self._crc = None
+            expunged = f", {self._expunged} expunged (kept, not counted)" if self._expunged \
+                else ""
+            self.out.write(self._paint("dim", f"{'':>10}  {self._rows - self._expunged} "
+                                              f"message(s){expunged}") + "\n")
+            self._rows = self._expunged = 0
+        if self._annotations:
+            self.console.print(_annotation_table(self._annotations))
+            self._annotations = []
 
-    def crc_report(self, check) -> None:
-        for name, ours, theirs, agree in check.verdicts():
-            if agree is None:
-                verdict = f"[yellow]server's is 0 (not known)[/yellow]; computed {ours}"
-            elif agree:
-                verdict = f"[green]agrees[/green] ({ours})"
-            else:
-                verdict = f"[bold red]DIFFERS[/bold red]: server {theirs}, computed {ours}"
-            self.console.print(f"{'':>10}  {name} {verdict}", markup=True)
+    def crc(self, check) -> None:
+        """A CrcVerdict (syncsh.protocol.crc.checked puts them in the reply's events)."""
+        self._end_rows()
+        if check.agree is None:
+            verdict = f"[yellow]server's is 0 (not known)[/yellow]; computed {check.computed}"
+        elif check.agree:
+            verdict = f"[green]agrees[/green] ({check.computed})"
+        else:
+            verdict = (f"[bold red]DIFFERS[/bold red]: server {check.server}, "
+                       f"computed {check.computed}")
+        self.console.print(f"{'':>10}  {check.name} {verdict}", markup=True)
 
     def event(self, event) -> None:
         if isinstance(event, MessageBatch):
@@ -420,8 +463,14 @@ class TableRenderer(Renderer):
         elif isinstance(event, SieveScript):
             self._end_rows()
             active = "  [green]active[/green]" if event.active else ""
-            self.console.print(f"sieve  [bold]{_escape(event.name)}[/bold]  {event.mtime}  "
-                               f"[dim]{utc(event.mtime)}[/dim]{active}", markup=True)
+            when = f"  {event.mtime}  [dim]{utc(event.mtime)}[/dim]" if event.mtime else ""
+            self.console.print(f"sieve  [bold]{_escape(event.name)}[/bold]{when}{active}",
+                               markup=True)
+            if event.content is not None:
+                from rich.markup import escape
+                text = event.content.decode("utf-8", "surrogateescape")   # lines kept
+                self.console.print(escape(printable(text.rstrip("\r\n"), block=True)),
+                                   markup=True)
         elif isinstance(event, Reserved):
             self.console.print(f"reserved  [yellow]{_escape(event.guid)}[/yellow]", markup=True)
         elif isinstance(event, ContentsItem):
@@ -441,8 +490,11 @@ class TableRenderer(Renderer):
 
     def modern_event(self, event) -> None:
         """The modern dialect's own events (imported once one arrives: start-up does not pay)."""
+        from syncsh.protocol.crc import CrcVerdict
         from syncsh.protocol.csync_events import DlistLine, MailboxEnd, Missing, Quota, Seen
-        if isinstance(event, MailboxEnd):
+        if isinstance(event, CrcVerdict):
+            self.crc(event)
+        elif isinstance(event, MailboxEnd):
             self._end_rows()
         elif isinstance(event, Quota):
             self._end_rows()
@@ -457,6 +509,11 @@ class TableRenderer(Renderer):
         elif isinstance(event, Missing):
             self.console.print(f"missing  [yellow]{_escape(' '.join(event.guids))}[/yellow]",
                                markup=True)
+        elif isinstance(event, DlistLine) and event.name == "ANNOTATION" and \
+                isinstance(event.value, dict):
+            value = event.value
+            self._annotations.append((value.get("MBOXNAME"), value.get("ENTRY"),
+                                      value.get("USERID"), value.get("VALUE")))
         elif isinstance(event, DlistLine):
             self._end_rows()
             from syncsh.protocol.dlist import encode
@@ -480,6 +537,31 @@ class TableRenderer(Renderer):
         if done.code and done.status != "OK":
             text = text.replace(done.code, f"[bold]{done.code}[/bold]", 1)
         self.console.print(f"[{colour}]{done.status}[/{colour}] {text}", markup=True)
+
+
+_CYRUS_OWN = "/vendor/cmu/cyrus-imapd/"
+
+
+def _plain_text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def _annotation_table(rows):
+    """([mailbox,] entry, user id, value) rows as a small table; "" as user id is a
+    shared value."""
+    from rich.table import Table
+    table = Table(show_header=True, header_style="dim", box=None, padding=(0, 2, 0, 0))
+    columns = ("entry", "user id", "value")
+    if rows and len(rows[0]) == 4:
+        columns = ("mailbox",) + columns
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        *head, userid, value = [_plain_text(cell) for cell in row]
+        table.add_row(*map(_escape, head), _escape(userid or "(shared)"), _escape(value))
+    return table
 
 
 def _escape(text: str) -> str:

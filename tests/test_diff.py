@@ -5,6 +5,8 @@ import json
 import os
 import sys
 
+import pytest
+
 from conftest import syncsh
 
 from test_csync import fresh_user, password_env
@@ -54,7 +56,8 @@ def test_table_output_and_mailbox_mode(tmp_path):
     proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--users-from", str(users))
     out = proc.stdout.decode()
     assert proc.returncode == 1
-    assert "uidlast 4156 on the master, 4151 on the replica" in out and "→ syncsh replicate" in out
+    assert "uidlast 4156 on the master, 4151 on the replica" in out
+    assert "next steps\n  syncsh replicate --master " in out and "(repairs 2 findings)" in out
     proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--mailbox", "user.dpc22",
                   "--format", "json")
     assert proc.returncode == 1
@@ -119,13 +122,39 @@ def test_usage_errors():
 
 def test_a_user_on_neither_end_is_not_called_identical():
     """A mistyped user name finds nothing on either end: said so, not "identical"."""
-    status, report = diff_json("demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22x")
-    assert status == 0 and report["findings"] == []
+    proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22x", "--format", "json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 2 and report["findings"] == [] and not report["identical"]
     assert report["absent_users"] == ["dpc22x"] and report["identical_users"] == []
     proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22x", "--no-color")
     out = proc.stdout.decode()
-    assert proc.returncode == 0 and "dpc22x" in out and "no mailbox on either end" in out
-    assert "1 of 1 with no mailbox on either end: check the names" in out
+    assert proc.returncode == 2 and "dpc22x" in out and "no mailbox on either end" in out
+    assert "identical" not in out
+    assert proc.stderr.decode() == ("syncsh diff: nothing on either end for: dpc22x "
+                                    "(check the names)\n")
+    proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--mailbox", "user.dpc22",
+                  "--mailbox", "user.dpc22.nosuch", "--format", "json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 2 and report["absent_mailboxes"] == ["user.dpc22.nosuch"]
+    assert b"user.dpc22.nosuch" in proc.stderr and not report["identical"]
+
+
+def test_the_suggested_replicate_pastes_as_it_is(tmp_path):
+    """A master store with a space in its path: the suggested command line, split as a POSIX
+    shell would, runs and repairs."""
+    import shlex
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "my data"))
+    syncsh("demo:cyrus-2", "-c", "user dpc22", "-c", "select user.dpc22", "-c", "expunge 1",
+           env=env)
+    proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22", "--format", "json",
+                  env=env)
+    steps = json.loads(proc.stdout)["next_steps"]
+    assert len(steps) == 1 and "'" in steps[0]["command"]
+    argv = shlex.split(steps[0]["command"])
+    assert argv[:2] == ["syncsh", "replicate"] and argv == steps[0]["argv"]
+    assert syncsh(*argv[1:], env=env).returncode == 0
+    proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22", env=env)
+    assert proc.returncode == 0, proc.stdout.decode()
 
 
 # ---------------------------------------------------------------------- real Cyrus
@@ -166,7 +195,9 @@ def test_real_cyrus_divergence_and_what_a_sync_repairs(cyrus):
     status, report = diff_json(master, replica, "--user", changed, env=password_env())
     assert status == 1
     assert kinds(report) == [(f"{inbox}.ReplicaOnly", "only-on-replica", None)]
-    assert "sync_client leaves replica-only folders alone" in report["findings"][0]["next_step"]
+    step = report["findings"][0]["repair"]
+    assert step["command"] is None and "APPLY UNMAILBOX" in step["procedure"][1]
+    assert "sync_client leaves folders that exist on the replica only" in step["summary"]
 
 
 def test_real_cyrus_full_mode_checks_bodies(cyrus):
@@ -197,3 +228,45 @@ def test_a_named_pair_from_the_config(tmp_path):
     report = json.loads(proc.stdout)
     assert report["users"] == ["dpc22"] and report["master"] == "master"
     assert {f["kind"] for f in report["findings"]} == {"uidlast", "seen"}
+
+
+def live_guids(target):
+    proc = syncsh(target, "-c", "user_all dpc22", "-c", "enduser", "--format", "json")
+    return {e["guid"] for e in map(json.loads, proc.stdout.splitlines()) if e["type"] == "message"}
+
+
+DOCUMENTED_DIVERGENCES = {
+    # name: (commands on the replica, commands on the master, kind, loses mail)
+    "flags-on-replica": (["select user.dpc22", "setflags 4140 (hello)"], [], "flags", False),
+    "expunge-on-replica": (["select user.dpc22", "expunge 4140"], [], "missing-on-replica",
+                           False),
+    "expunge-on-master": ([], ["select user.dpc22", "expunge 4140"], "missing-on-master", True),
+    "folder-on-replica": (["create user.dpc22.only NIL NIL 0 1062000000"], [],
+                          "only-on-replica", True),          # the (empty) folder is lost
+    "subscription-on-replica": (["addsub user.dpc22.extra"], [], "subscription", False),
+    "quota-on-replica": (["setquota user.dpc22 5000"], [], "quota", False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_DIVERGENCES))
+def test_documented_dialect_steps_repair_and_announce_their_losses(name):
+    """The demo pair made to diverge: the one suggested `syncsh replicate` line, pasted as it
+    is, leaves the pair identical and loses exactly the messages it announced."""
+    import shlex
+    on_replica, on_master, kind, loses = DOCUMENTED_DIVERGENCES[name]
+    for target, commands in (("demo:cyrus-2", on_replica), ("demo:cyrus-1", on_master)):
+        if commands:
+            script = [a for c in ["user dpc22", *commands, "enduser"] for a in ("-c", c)]
+            assert syncsh(target, *script, "--allow-writes").returncode == 0
+    status, report = diff_json("demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22")
+    assert status == 1 and kind in {f["kind"] for f in report["findings"]}
+    steps = report["next_steps"]
+    assert len(steps) == 1 and steps[0]["argv"][-2:] == ["-u", "dpc22"]
+    assert steps[0]["loses_mail"] == loses
+    before = live_guids("demo:cyrus-1") | live_guids("demo:cyrus-2")
+    assert syncsh(*shlex.split(steps[0]["command"])[1:]).returncode == 0
+    status, report = diff_json("demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22")
+    assert status == 0, report["findings"]
+    lost = before - live_guids("demo:cyrus-1") - live_guids("demo:cyrus-2")
+    assert lost == {m["guid"] for m in steps[0]["loses"]["messages"]}
+    assert (name == "folder-on-replica") == (steps[0]["loses"]["folders"] == ["user.dpc22.only"])

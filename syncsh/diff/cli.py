@@ -24,6 +24,8 @@ def parser():
                    help="look again after SECONDS before calling a difference divergence")
     p.add_argument("--master-store", metavar="DIR",
                    help="documented dialect: the master's store, for the suggested replicate")
+    p.add_argument("--all-rows", action="store_true",
+                   help="text: every finding's row (by default 20 of a kind a mailbox)")
     audit = p.add_argument_group("whole-server audits")
     audit.add_argument("--all-users", action="store_true",
                        help="every user of the master (from a cyrus:CONF master, --imap, or "
@@ -85,27 +87,41 @@ def run(argv: list[str]) -> int:
         from syncsh.diff import whole
         return whole.run_sweep(args, master, replica,
                                whole.user_list(args, master, pair) or users)
-    report = diff_targets(master, replica, users, args.mailbox, args)
-    if args.recheck and (report.divergent or report.errors):
-        time.sleep(args.recheck)
-        again = diff_targets(master, replica, users, args.mailbox, args)
-        report = confirmed(report, again)
-    from syncsh.diff.report import render, to_json
-    if args.format == "json":
-        print(to_json(report, master.text, replica.text))
-    else:
+    from syncsh.diff import report as text
+    streamed = None
+    if args.format != "json":
         from rich.console import Console
         from syncsh.render import color_wanted
         console = Console(file=sys.stdout, highlight=False, soft_wrap=True,
                           force_terminal=color_wanted(sys.stdout, False if args.no_color else None),
                           no_color=args.no_color or not color_wanted(sys.stdout))
-        render(report, master.text, replica.text, console)
-    if report.errors:
+        text.render_header(master.text, replica.text, console)
+        limit = None if args.all_rows else text.ROWS_SHOWN
+        if not args.recheck:     # a recheck shows only what persisted: no rows before it
+
+            def streamed(user, findings):
+                text.render_findings(findings, console, limit)
+                console.file.flush()
+    report = diff_targets(master, replica, users, args.mailbox, args, streamed)
+    if args.recheck and (report.divergent or report.errors):
+        time.sleep(args.recheck)
+        again = diff_targets(master, replica, users, args.mailbox, args)
+        report = confirmed(report, again)
+    if args.format == "json":
+        print(text.to_json(report, master.text, replica.text))
+    else:
+        if streamed is None:
+            text.render_findings(report.findings, console, limit)
+        text.render_summary(report, console)
+    if report.absent:
+        print("syncsh diff: nothing on either end for: " + ", ".join(report.absent)
+              + " (check the names)", file=sys.stderr)
+    if report.errors or report.absent:
         return 2
     return 1 if report.divergent else 0
 
 
-def diff_targets(master, replica, users, mailboxes, args):
+def diff_targets(master, replica, users, mailboxes, args, on_user=None):
     from syncsh import guard
     from syncsh.connect import open_session
     from syncsh.diff.collect import Differ
@@ -119,7 +135,7 @@ def diff_targets(master, replica, users, mailboxes, args):
         differ = Differ(*sessions, expunged=args.expunged, full=args.full,
                         master_store=args.master_store or master.store,
                         master_name=master.text, replica_name=replica.text)
-        return differ.run(users, mailboxes)
+        return differ.run(users, mailboxes, on_user)
     finally:
         for session in sessions:
             session.close()

@@ -100,7 +100,9 @@ class Differ:
         self.modern = master.dialect == "csync"
 
     # ------------------------------------------------------------------ entry points
-    def run(self, users: list[str], mailboxes: list[str]) -> Report:
+    def run(self, users: list[str], mailboxes: list[str], on_user=None) -> Report:
+        """Compare user by user; ``on_user(user, findings)`` gets each user's findings,
+        with their next steps, as soon as that user is done (the text report streams)."""
         report = Report()
         groups: dict[str, list[str]] = {}
         if mailboxes:
@@ -120,14 +122,20 @@ class Differ:
             except ConnectionLost as exc:
                 report.errors.append(f"{user}: {exc}")
                 continue
-            found = report.findings[before:]
-            if not found and len(report.mailboxes) == boxes_before:
-                report.absent_users.append(user)    # a mistyped name is no "identical"
-            elif not any(not f.consequence for f in found):
+            found = report.findings[before:] = C.pair_renames(report.findings[before:])
+            for finding in found:
+                finding.step = self.suggest(finding)
+            # a mistyped name is no "identical": names that matched nothing are said
+            seen = {f.mailbox for f in found} | {name for u, name in report.mailboxes if u == user}
+            missing = [name for name in names if name not in seen]
+            report.absent_mailboxes += missing
+            nothing = not found and len(report.mailboxes) == boxes_before
+            if nothing and not names:
+                report.absent_users.append(user)
+            elif not nothing and not any(not f.consequence for f in found):
                 report.identical_users.append(user)
-        report.findings = C.pair_renames(report.findings)
-        for finding in report.findings:
-            finding.step = self.suggest(finding)
+            if on_user is not None:
+                on_user(user, found)
         return report
 
     # ------------------------------------------------------------------ documented dialect
@@ -183,12 +191,12 @@ class Differ:
                 self.both_sides(report, user, a, b, ms, rs)
 
     def one_side(self, report, user, box: Mailbox, side: Side, *, master: bool) -> None:
-        count = side.count()
+        messages = [(m.uid, m.guid) for m in side.messages()]
         label = " (a delayed-delete folder)" if C.is_delayed_delete(box.name) else ""
         kind = C.ONLY_MASTER if master else C.ONLY_REPLICA
         where = "master" if master else "replica"
         finding = Finding(user, box.name, kind, f"{box.name}{label} exists on the {where} only "
-                          f"({count} message(s))")
+                          f"({len(messages)} message(s))", facts={"messages": messages})
         if master:
             finding.master = box.uniqueid
         else:
@@ -199,11 +207,12 @@ class Differ:
         counts = report.mailboxes.setdefault((user, a.name), MailboxCounts())
         if a.uniqueid != b.uniqueid:
             n_m = ms.count()
-            n_r = rs.count()
+            r_messages = [(m.uid, m.guid) for m in rs.messages()]
             report.findings.append(Finding(user, a.name, C.RECREATED, f"{a.name} was re-created: "
                                            f"uniqueid {a.uniqueid} ({n_m} messages) on the master, "
-                                           f"{b.uniqueid} ({n_r}) on the replica",
-                                           a.uniqueid, b.uniqueid))
+                                           f"{b.uniqueid} ({len(r_messages)}) on the replica",
+                                           a.uniqueid, b.uniqueid,
+                                           facts={"replica_messages": r_messages}))
             return
         meta = C.compare_mailbox_meta(user, a, b, modern=self.modern)
         messages = list(C.merge_runs(user, a.name, ms.runs(), rs.runs(), modern=self.modern,
@@ -238,38 +247,57 @@ class Differ:
         for name in sorted(set(m_boxes) | set(r_boxes)):
             a, b = m_boxes.get(name), r_boxes.get(name)
             if b is None or a is None:
-                box = a or b
-                label = " (a delayed-delete folder)" if C.is_delayed_delete(name) else ""
-                where = "master" if b is None else "replica"
-                finding = Finding(user, name, C.ONLY_MASTER if b is None else C.ONLY_REPLICA,
-                                  f"{name}{label} exists on the {where} only "
-                                  f"(LAST_UID {box.uidlast})")
-                if b is None:
-                    finding.master = box.uniqueid
-                else:
-                    finding.replica = box.uniqueid
-                report.findings.append(finding)
+                report.findings.append(self.one_sided(user, a or b, master=b is None))
                 continue
             if a.uniqueid != b.uniqueid:
-                report.findings.append(Finding(user, name, C.RECREATED, f"{name} was re-created: "
-                                               f"uniqueid {a.uniqueid} on the master, "
-                                               f"{b.uniqueid} on the replica", a.uniqueid,
-                                               b.uniqueid))
+                report.findings.append(self.recreated(user, a, b))
                 continue
             report.mailboxes.setdefault((user, name), MailboxCounts())
-            if self.full or C.needs_records(a, b):
+            if self.full or self.expunged or C.needs_records(a, b):
                 self.full_mailbox(report, user, a, b)
             else:
-                report.findings += C.compare_mailbox_meta(user, a, b, modern=True)
-            if self.full:
-                report.findings += self.mailbox_annotations(user, a, b)
+                meta = C.compare_mailbox_meta(user, a, b, modern=True)
+                C.mark_consequences(meta, [], a, b)
+                report.findings += meta
         if not names:
             self.modern_extras(report, user, m_events, r_events)
 
+    def live_messages(self, session, name: str) -> list[tuple[int, str]]:
+        """(UID, GUID) of a mailbox's live messages on one end: what a repair may lose."""
+        side = Side(session.execute(f"GET FULLMAILBOX {name}".encode(), batches=True))
+        if side.mailbox() is not None:
+            side.take()
+        live = [(m.uid, m.guid) for m in side.messages() if not C.is_expunged(m)]
+        side.finish()                       # read to the end: the session stays in step
+        return live
+
+    def one_sided(self, user, box: Mailbox, *, master: bool) -> Finding:
+        label = " (a delayed-delete folder)" if C.is_delayed_delete(box.name) else ""
+        where = "master" if master else "replica"
+        messages = self.live_messages(self.m if master else self.r, box.name)
+        finding = Finding(user, box.name, C.ONLY_MASTER if master else C.ONLY_REPLICA,
+                          f"{box.name}{label} exists on the {where} only "
+                          f"({len(messages)} live message(s), UIDVALIDITY {box.uidvalidity})",
+                          facts={"messages": messages})
+        if master:
+            finding.master = box.uniqueid
+        else:
+            finding.replica = box.uniqueid
+        return finding
+
+    def recreated(self, user, a: Mailbox, b: Mailbox) -> Finding:
+        m_live, r_live = self.live_messages(self.m, a.name), self.live_messages(self.r, b.name)
+        return Finding(user, a.name, C.RECREATED, f"{a.name} was re-created: uniqueid "
+                       f"{a.uniqueid} UIDVALIDITY {a.uidvalidity} ({len(m_live)} live messages) "
+                       f"on the master, {b.uniqueid} UIDVALIDITY {b.uidvalidity} "
+                       f"({len(r_live)}) on the replica", a.uniqueid, b.uniqueid,
+                       facts={"master_messages": m_live, "replica_messages": r_live})
+
     def full_mailbox(self, report, user, a: Mailbox, b: Mailbox) -> None:
         command = f"GET FULLMAILBOX {a.name}".encode()
-        ms = Side(self.m.execute(command, batches=True))
-        rs = Side(self.r.execute(command, batches=True))
+        verdicts = {"master": [], "replica": []}
+        ms = Side(_crc_checked(command, self.m.execute(command, batches=True), verdicts["master"]))
+        rs = Side(_crc_checked(command, self.r.execute(command, batches=True), verdicts["replica"]))
         ma, rb = ms.mailbox(), rs.mailbox()
         if ma is not None:
             ms.take()
@@ -292,7 +320,8 @@ class Differ:
         ms.finish()
         rs.finish()
         C.mark_consequences(meta, messages, ma or a, rb or b)
-        report.findings += meta + messages
+        C.note_passed_uids(messages, ma or a)
+        report.findings += meta + messages + self_checks(user, verdicts)
 
     def checked_bodies(self, user, box, messages, session, side, out):
         """--full: each live message's body, fetched and hashed against its GUID.  The
@@ -315,78 +344,90 @@ class Differ:
                                    uid=message.uid))
         return iter(held)
 
-    def mailbox_annotations(self, user, a: Mailbox, b: Mailbox) -> list[Finding]:
-        ann_a = (a.fields or {}).get("ANNOTATIONS")
-        ann_b = (b.fields or {}).get("ANNOTATIONS")
-        if ann_a == ann_b:
-            return []
-        return [Finding(user, a.name, C.ANNOTATIONS, "mailbox annotations differ",
-                        ann_a, ann_b)]
-
     def modern_extras(self, report, user, m_events, r_events) -> None:
         subs = [{e.name: True for e in events if isinstance(e, Subscription)}
                 for events in (m_events, r_events)]
         report.findings += C.compare_sets(user, C.SUBSCRIPTION, "subscription", *subs)
-        seen = [{e.uniqueid: (e.lastuid, e.lastchange, e.seenuids) for e in events
-                 if isinstance(e, Seen)} for events in (m_events, r_events)]
-        report.findings += C.compare_sets(user, C.SEEN, "seen state of", *seen)
+        seen = [{e.uniqueid: e for e in events if isinstance(e, Seen)}
+                for events in (m_events, r_events)]
+        report.findings += self.seen_findings(user, *seen)
         # LAST_UPDATE is the time the replica stored a script: only names and activity count
         sieve = [{e.name: e.active for e in events if isinstance(e, SieveScript)}
                  for events in (m_events, r_events)]
         report.findings += C.compare_sets(user, C.SIEVE, "sieve script", *sieve)
-        quota = [{e.root: (e.limit, e.resources) for e in events if isinstance(e, Quota)}
+        quota = [{e.root: e for e in events if isinstance(e, Quota)}
                  for events in (m_events, r_events)]
-        report.findings += C.compare_sets(user, C.QUOTA, "quota root", *quota)
+        for root in sorted(set(quota[0]) | set(quota[1])):
+            a, b = quota[0].get(root), quota[1].get(root)
+            if _quota_text(a) != _quota_text(b):
+                report.findings.append(Finding(user, "", C.QUOTA, f"quota on {root}: "
+                                               f"{_quota_text(a)} on the master, "
+                                               f"{_quota_text(b)} on the replica",
+                                               _quota_text(a), _quota_text(b),
+                                               facts={"root": root}))
+
+    def seen_findings(self, user, master: dict, replica: dict) -> list[Finding]:
+        """Seen state is kept per user and mailbox uniqueid: named by mailbox here."""
+        ids = sorted(i for i in set(master) | set(replica)
+                     if (master.get(i) and master[i].seenuids) != (replica.get(i) and
+                                                                   replica[i].seenuids))
+        names = self.mailbox_names(ids) if ids else {}
+        out = []
+        for uniqueid in ids:
+            a, b = master.get(uniqueid), replica.get(uniqueid)
+            name = names.get(uniqueid, f"uniqueid {uniqueid}")
+            out.append(Finding(user, name, C.SEEN, f"{user}'s seen messages in {name}: "
+                               f"{_seen_text(a)} on the master, {_seen_text(b)} on the replica",
+                               a and a.seenuids, b and b.seenuids,
+                               facts={"uniqueid": uniqueid, "reader": user}))
+        return out
+
+    def mailbox_names(self, uniqueids: list[str]) -> dict[str, str]:
+        names = {}
+        for session in (self.r, self.m):
+            events, done = session.run(encode_named("GET UNIQUEIDS", uniqueids))
+            names.update({e.uniqueid: e.name for e in events if isinstance(e, Mailbox)})
+        return names
 
     # ------------------------------------------------------------------ next steps
-    def suggest(self, f: Finding) -> str:
+    def suggest(self, f: Finding):
+        from syncsh.diff import repair
         if self.modern:
-            return _modern_step(f)
-        from shlex import quote             # to be pasted into a POSIX shell as it stands
-        store = quote(self.master_store) if self.master_store else "MASTER_STORE"
-        base = f"syncsh replicate --master {store} -s {quote(self.replica_name)}"
-        f = _quoted(f)
-        if f.kind == C.LOCK:
-            return "retry when no replication run holds the user (or raise --timeout)"
-        if f.kind in (C.SUBSCRIPTION, C.QUOTA, C.SIEVE):
-            return f"{base} -u {f.user}"
-        if f.kind == C.MISSING_ON_MASTER:
-            return (f"{base} -m {f.mailbox} would EXPUNGE it from the replica: copy it to the "
-                    "master first if it must be kept")
-        if f.kind == C.SPLIT_BRAIN:
-            return (f"{base} -m {f.mailbox} replaces the replica's message with the master's "
-                    "(the replica's copy is lost)")
-        if f.kind == C.ONLY_REPLICA:
-            return (f"{base} -u {f.user} deletes it from the replica (its messages are lost; "
-                    "copy them to the master first if they matter)")
-        if f.consequence:
-            return "repaired with the findings it follows from"
-        return f"{base} -m {f.mailbox}" if f.mailbox else f"{base} -u {f.user}"
+            return repair.modern_step(f, self.replica_name)
+        return repair.legacy_step(f, self.master_store or "MASTER_STORE", self.replica_name)
 
 
-def _quoted(f: Finding) -> Finding:
-    """The finding with its user and mailbox quoted for a shell (what the steps print)."""
-    import dataclasses
-    from shlex import quote
-    return dataclasses.replace(f, user=quote(f.user) if f.user else f.user,
-                               mailbox=quote(f.mailbox) if f.mailbox else f.mailbox)
+def _crc_checked(command, events, into: list):
+    """The reply with the CRC check of syncsh.protocol.crc (the one every format uses);
+    its verdicts go to ``into`` rather than into the stream diff reads."""
+    from syncsh.protocol.crc import CrcVerdict, checked
+    for event in checked(command, events):
+        if isinstance(event, CrcVerdict):
+            into.append(event)
+        else:
+            yield event
 
 
-def _modern_step(f: Finding) -> str:
-    f = _quoted(f)
-    if f.consequence:
-        return "repaired with the findings it follows from"
-    if f.kind == C.ONLY_REPLICA:
-        return ("sync_client leaves replica-only folders alone: copy their messages to the "
-                f"master, then APPLY UNMAILBOX {f.mailbox} on the replica (deleting it first "
-                "loses them)")
-    if f.kind == C.MISSING_ON_MASTER:
-        return (f"sync_client -u {f.user} copies it back to the master (a replica-side change); "
-                "sync_client -O would drop it")
-    if f.kind == C.SPLIT_BRAIN:
-        return f"sync_client -u {f.user} gives both messages new UIDs on both ends (nothing lost)"
-    if f.kind in (C.SUBSCRIPTION, C.QUOTA, C.SIEVE, C.SEEN) or not f.mailbox:
-        return f"sync_client -u {f.user}"
-    if f.kind in (C.BODY, C.CRC):
-        return f"reconstruct -s {f.mailbox} on the damaged side, then sync_client -m {f.mailbox}"
-    return f"sync_client -m {f.mailbox}"
+def self_checks(user, verdicts: dict) -> list[Finding]:
+    """A server whose SYNC_CRC is not that of the records it sent."""
+    return [Finding(user, v.mailbox, C.CRC, f"the {side}'s {v.name} {v.server} is not the one "
+                    f"computed from the records it sent ({v.computed})", v.server, v.computed,
+                    facts={"self_check": side})
+            for side, found in verdicts.items() for v in found if v.agree is False]
+
+
+def _quota_text(quota) -> str:
+    """STORAGE 20000 KiB / MESSAGE 500, as the quota command says it; "none" without one."""
+    if quota is None:
+        return "none"
+    parts = [f"{name} {value} KiB" if name == "STORAGE" else f"{name} {value}"
+             for name, value in quota.resources]
+    if quota.limit is not None and not parts:
+        parts = [f"STORAGE {quota.limit} KiB"]
+    return " / ".join(parts) or "no limits"
+
+
+def _seen_text(seen) -> str:
+    if seen is None or not seen.seenuids:
+        return "none"
+    return f"UIDs {seen.seenuids}"

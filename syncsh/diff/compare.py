@@ -21,8 +21,11 @@ UIDLAST, UIDVALIDITY, HIGHESTMODSEQ, ACL, SEEN, CRC, SIZE, ANNOTATIONS, BODY = (
     "uidlast", "uidvalidity", "highestmodseq", "acl", "seen", "crc", "size", "annotations",
     "body")
 SUBSCRIPTION, QUOTA, SIEVE, LOCK = "subscription", "quota", "sieve", "lock"
+DELETED, MESSAGE_ANNOTATION = "deleted", "message-annotation"
 MESSAGE_KINDS = {MISSING_ON_REPLICA, MISSING_ON_MASTER, SPLIT_BRAIN, FLAGS, MODSEQ, EXPUNGED,
-                 SIZE, BODY}
+                 SIZE, BODY, MESSAGE_ANNOTATION}
+# entries Cyrus keeps for itself on every message: they follow the record, not the user
+INTERNAL_ANNOTATIONS = ("/vendor/cmu/cyrus-imapd/savedate", "/vendor/cmu/cyrus-imapd/createdmodseq")
 
 
 @dataclass
@@ -35,7 +38,8 @@ class Finding:
     replica: object = None
     uid: int | None = None
     consequence: bool = False
-    step: str = ""
+    step: object = ""                   # a repair.Step once the report is complete
+    facts: dict = field(default_factory=dict)   # what the repair model needs (guids, modseqs)
 
     @property
     def key(self) -> tuple:
@@ -56,6 +60,12 @@ class Report:
     users: list[str] = field(default_factory=list)
     identical_users: list[str] = field(default_factory=list)
     absent_users: list[str] = field(default_factory=list)    # no mailbox on either end
+    absent_mailboxes: list[str] = field(default_factory=list)  # --mailbox names on neither
+
+    @property
+    def absent(self) -> list[str]:
+        """Every name given that matched nothing on either end."""
+        return self.absent_users + self.absent_mailboxes
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -162,16 +172,24 @@ def merge_runs(user: str, mailbox: str, master_runs, replica_runs, *, modern: bo
         if a is not None and (b is None or a.uid < b.uid):
             if counts:
                 counts.master_messages += 1
-            if expunged or not is_expunged(a):
+            if is_expunged(a):
+                if expunged:
+                    yield kept_record(user, mailbox, a, None)
+            else:
                 yield Finding(user, mailbox, MISSING_ON_REPLICA,
-                              f"UID {a.uid} ({a.guid}) is on the master only", a.guid, None, a.uid)
+                              f"UID {a.uid} ({a.guid}) is on the master only", a.guid, None, a.uid,
+                              facts={"guid": a.guid})
             m.skip(1)
         elif b is not None and (a is None or b.uid < a.uid):
             if counts:
                 counts.replica_messages += 1
-            if expunged or not is_expunged(b):
+            if is_expunged(b):
+                if expunged:
+                    yield kept_record(user, mailbox, None, b)
+            else:
                 yield Finding(user, mailbox, MISSING_ON_MASTER,
-                              f"UID {b.uid} ({b.guid}) is on the replica only", None, b.guid, b.uid)
+                              f"UID {b.uid} ({b.guid}) is on the replica only", None, b.guid, b.uid,
+                              facts={"guid": b.guid})
             r.skip(1)
         else:
             if counts:
@@ -187,7 +205,10 @@ def compare_message(user, mailbox, m: Message, r: Message, *, modern: bool, expu
                     full: bool):
     gone_m, gone_r = is_expunged(m), is_expunged(r)
     if gone_m and gone_r:
-        return                  # both expunged: Cyrus keeps them for a while; not divergence
+        # both expunged: Cyrus keeps the records a while and replication leaves them be
+        if expunged and (flags_of(m) != flags_of(r) or (modern and m.modseq != r.modseq)):
+            yield kept_record(user, mailbox, m, r)
+        return
     if gone_m != gone_r:
         if expunged or not modern:
             yield Finding(user, mailbox, EXPUNGED, f"UID {m.uid} is expunged on the "
@@ -196,23 +217,65 @@ def compare_message(user, mailbox, m: Message, r: Message, *, modern: bool, expu
             kind = MISSING_ON_MASTER if gone_m else MISSING_ON_REPLICA
             where = "replica" if gone_m else "master"
             yield Finding(user, mailbox, kind, f"UID {m.uid} ({m.guid}) is live on the {where} "
-                          "only (expunged on the other side)", m.guid if not gone_m else None,
-                          r.guid if not gone_r else None, m.uid)
+                          f"only (expunged on the {'master' if gone_m else 'replica'})",
+                          m.guid if not gone_m else None, r.guid if not gone_r else None, m.uid,
+                          facts={"guid": (r if gone_m else m).guid,
+                                 "expunged_on": "master" if gone_m else "replica"})
         return
     if m.guid.lower() != r.guid.lower():
         yield Finding(user, mailbox, SPLIT_BRAIN, f"UID {m.uid} holds different messages: "
-                      f"{m.guid} on the master, {r.guid} on the replica", m.guid, r.guid, m.uid)
+                      f"{m.guid} on the master, {r.guid} on the replica", m.guid, r.guid, m.uid,
+                      facts={"guids": (m.guid, r.guid)})
         return
+    modseqs = {"modseqs": (m.modseq, r.modseq)}
+    notes = annotation_changes(m.annotations, r.annotations) if modern else []
     if flags_of(m) != flags_of(r):
         yield Finding(user, mailbox, FLAGS, f"UID {m.uid} flags: ({' '.join(m.flags)}) on the "
                       f"master, ({' '.join(r.flags)}) on the replica",
-                      list(m.flags), list(r.flags), m.uid)
-    elif modern and m.modseq != r.modseq:
+                      list(m.flags), list(r.flags), m.uid, facts=modseqs)
+    for entry, userid, a, b in notes:
+        yield Finding(user, mailbox, MESSAGE_ANNOTATION, f"UID {m.uid} annotation {entry} "
+                      f"({_annotation_owner(userid)}): {_value(a)} on the master, {_value(b)} "
+                      "on the replica", a, b, m.uid, facts=dict(modseqs, entry=entry,
+                                                                userid=userid))
+    if modern and m.modseq != r.modseq and flags_of(m) == flags_of(r) and not notes:
         yield Finding(user, mailbox, MODSEQ, f"UID {m.uid} modseq {m.modseq} on the master, "
-                      f"{r.modseq} on the replica", m.modseq, r.modseq, m.uid)
+                      f"{r.modseq} on the replica", m.modseq, r.modseq, m.uid, facts=modseqs)
     if full and m.size is not None and r.size is not None and m.size != r.size:
         yield Finding(user, mailbox, SIZE, f"UID {m.uid} size {m.size} on the master, {r.size} "
                       "on the replica", m.size, r.size, m.uid)
+
+
+def _annotation_owner(userid: str) -> str:
+    return f"private to {userid}" if userid else "shared"
+
+
+def _value(value) -> str:
+    return "none" if value is None else repr(value)
+
+
+def annotation_changes(master, replica) -> list[tuple]:
+    """(entry, userid, master value, replica value) for each annotation that differs; a
+    value is None on the side that lacks it.  Modseqs are left out: they are per side."""
+    def table(annotations):
+        return {(e, u): v for e, u, _, v in annotations or () if e not in INTERNAL_ANNOTATIONS}
+    a, b = table(master), table(replica)
+    return [(e, u, a.get((e, u)), b.get((e, u))) for e, u in sorted(set(a) | set(b))
+            if a.get((e, u)) != b.get((e, u))]
+
+
+def kept_record(user, mailbox, m: Message | None, r: Message | None) -> Finding:
+    """--expunged: an expunged record that differs between the ends.  Not divergence:
+    expunged records are outside SYNC_CRC and no sync aligns them."""
+    def side(message):
+        if message is None:
+            return "no record"
+        return f"MODSEQ {message.modseq} ({' '.join(message.flags)})" if message.modseq \
+            is not None else f"({' '.join(message.flags)})"
+    uid = (m or r).uid
+    return Finding(user, mailbox, EXPUNGED, f"UID {uid} expunged record: {side(m)} on the "
+                   f"master, {side(r)} on the replica", m and list(m.flags), r and list(r.flags),
+                   uid, consequence=True, facts={"kept_record": True})
 
 
 def compare_mailbox_meta(user: str, m: Mailbox, r: Mailbox, *, modern: bool) -> list[Finding]:
@@ -224,8 +287,17 @@ def compare_mailbox_meta(user: str, m: Mailbox, r: Mailbox, *, modern: bool) -> 
         out.append(Finding(user, name, kind, f"{what} {a} on the master, {b} on the replica", a, b))
 
     if m.acl != r.acl:
-        out.append(Finding(user, name, ACL, f"ACL {m.acl!r} on the master, {r.acl!r} on the "
-                           "replica", m.acl, r.acl))
+        out.append(Finding(user, name, ACL, f"ACL {_acl(m.acl)} on the master, {_acl(r.acl)} "
+                           "on the replica", m.acl, r.acl,
+                           facts={"highestmodseq": (m.highestmodseq, r.highestmodseq)}))
+    if modern:
+        for entry, userid, a, b in annotation_changes(mailbox_annotations(m),
+                                                      mailbox_annotations(r)):
+            out.append(Finding(user, name, ANNOTATIONS, f"mailbox annotation {entry} "
+                               f"({_annotation_owner(userid)}): {_value(a)} on the master, "
+                               f"{_value(b)} on the replica", a, b,
+                               facts={"entry": entry, "userid": userid,
+                                      "highestmodseq": (m.highestmodseq, r.highestmodseq)}))
     if m.uidlast != r.uidlast:
         add(UIDLAST, "LAST_UID" if modern else "uidlast", m.uidlast, r.uidlast)
     if modern:
@@ -243,6 +315,20 @@ def compare_mailbox_meta(user: str, m: Mailbox, r: Mailbox, *, modern: bool) -> 
     return out
 
 
+def _acl(acl: str) -> str:
+    from syncsh.model import parse_acl
+    return "(" + ", ".join(f"{e.identifier} {e.rights}" for e in parse_acl(acl or "")) + ")"
+
+
+def mailbox_annotations(box: Mailbox) -> tuple:
+    """The MAILBOX line's ANNOTATIONS as (entry, userid, modseq, value) tuples."""
+    def text(value):
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return tuple((text(a.get("ENTRY")), text(a.get("USERID")) or "", text(a.get("MODSEQ")),
+                  text(a.get("VALUE"))) for a in (box.fields or {}).get("ANNOTATIONS") or ()
+                 if isinstance(a, dict))
+
+
 def needs_records(m: Mailbox, r: Mailbox) -> bool:
     """Modern dialect: whether GET FULLMAILBOX is needed to know if the two agree."""
     if not m.sync_crc or not r.sync_crc:
@@ -253,18 +339,32 @@ def needs_records(m: Mailbox, r: Mailbox) -> bool:
 
 def mark_consequences(meta: list[Finding], messages: list[Finding], m: Mailbox, r: Mailbox) -> None:
     """Counter findings that the message-level findings explain become consequences."""
-    if not messages:
+    causes = [f for f in messages if not f.consequence] + \
+        [f for f in meta if f.kind in (ACL, ANNOTATIONS)]
+    if not causes:
         return
-    kinds = {f.kind for f in messages}
+    kinds = {f.kind for f in causes}
     appended_beyond = any(f.kind in (MISSING_ON_REPLICA, MISSING_ON_MASTER) and f.uid is not None
                           and f.uid > min(m.uidlast or 0, r.uidlast or 0) for f in messages)
     for finding in meta:
         if finding.kind == UIDLAST and appended_beyond:
             finding.consequence = True
-        elif finding.kind in (HIGHESTMODSEQ, CRC) and kinds & MESSAGE_KINDS:
+        elif finding.kind in (HIGHESTMODSEQ, CRC) and kinds & (MESSAGE_KINDS | {ACL, ANNOTATIONS}):
             finding.consequence = True
         if finding.consequence:
-            finding.detail += " (follows from the message differences below)"
+            finding.detail += " (follows from the differences below)"
+
+
+def note_passed_uids(messages: list[Finding], master: Mailbox) -> None:
+    """A UID the replica holds that the master's LAST_UID has passed, with no record of it on
+    the master: expunged there and the record since expired (cyr_expire -X); sync_client
+    expunges the replica's copy, it does not copy it back."""
+    for finding in messages:
+        if finding.kind == MISSING_ON_MASTER and "expunged_on" not in finding.facts and \
+                finding.uid is not None and finding.uid <= (master.uidlast or 0):
+            finding.facts["expunged_on"] = "master"
+            finding.detail += (f" (the master's LAST_UID {master.uidlast} is past it: expunged "
+                               "there, its record expired)")
 
 
 def compare_sets(user: str, kind: str, what: str, master: dict, replica: dict) -> list[Finding]:
@@ -273,26 +373,61 @@ def compare_sets(user: str, kind: str, what: str, master: dict, replica: dict) -
     for name in sorted(set(master) | set(replica)):
         a, b = master.get(name), replica.get(name)
         if name not in replica:
-            out.append(Finding(user, "", kind, f"{what} {name}: on the master only", a, None))
+            out.append(Finding(user, "", kind, f"{what} {name}: on the master only", a, None,
+                               facts={"name": name}))
         elif name not in master:
-            out.append(Finding(user, "", kind, f"{what} {name}: on the replica only", None, b))
+            out.append(Finding(user, "", kind, f"{what} {name}: on the replica only", None, b,
+                               facts={"name": name}))
         elif a != b:
             out.append(Finding(user, "", kind, f"{what} {name}: {a} on the master, {b} on the "
-                               "replica", a, b))
+                               "replica", a, b, facts={"name": name}))
     return out
 
 
 def pair_renames(findings: list[Finding]) -> list[Finding]:
     """A mailbox only on the master and one only on the replica with the same uniqueid are
-    one renamed mailbox (only-on-* findings carry the uniqueid as master/replica)."""
+    one mailbox, renamed or deleted (delayed delete renames to DELETED.…) on one end;
+    a replica DELETED.… folder holding a re-created mailbox's old uniqueid is the
+    original it replaced (only-on-* findings carry the uniqueid as master/replica)."""
     masters = {f.master: f for f in findings if f.kind == ONLY_MASTER and f.master}
+    recreated = {f.master: f for f in findings if f.kind == RECREATED}
+    recreated_on_master = {f.replica: f for f in findings if f.kind == RECREATED}
     renamed: dict[int, Finding] = {}
     skip: set[int] = set()
     for f in findings:
-        if f.kind == ONLY_REPLICA and f.replica in masters:
+        if f.kind == ONLY_REPLICA and f.replica in recreated and is_delayed_delete(f.mailbox):
+            skip.add(id(f))
+            original = recreated[f.replica]
+            original.detail += (f" (re-created on the replica: it keeps the original as "
+                                f"{f.mailbox})")
+            original.facts["replica_original"] = f.mailbox
+        elif f.kind == ONLY_MASTER and f.master in recreated_on_master and \
+                is_delayed_delete(f.mailbox):
+            skip.add(id(f))
+            masters.pop(f.master, None)
+            original = recreated_on_master[f.master]
+            original.detail += (f" (re-created on the master: it keeps the original as "
+                                f"{f.mailbox})")
+            original.facts["master_original"] = f.mailbox
+        elif f.kind == ONLY_REPLICA and f.replica in masters:
             m = masters.pop(f.replica)
             skip.add(id(f))
-            renamed[id(m)] = Finding(f.user, m.mailbox, RENAMED,
-                                     f"renamed: {f.mailbox} on the replica is {m.mailbox} on the "
-                                     f"master (uniqueid {f.replica})", m.mailbox, f.mailbox)
+            renamed[id(m)] = _moved(m, f)
     return [renamed.get(id(f), f) for f in findings if id(f) not in skip]
+
+
+def _moved(m: Finding, r: Finding) -> Finding:
+    """The one mailbox (uniqueid) under two names: m's on the master, r's on the replica."""
+    facts = {"master_name": m.mailbox, "replica_name": r.mailbox,
+             "master_messages": m.facts.get("messages"), "replica_messages": r.facts.get("messages")}
+    if is_delayed_delete(r.mailbox) and not is_delayed_delete(m.mailbox):
+        return Finding(r.user, m.mailbox, DELETED, f"{m.mailbox} was deleted on the replica "
+                       f"(kept as {r.mailbox} until expired)", m.mailbox, r.mailbox,
+                       facts=dict(facts, deleted_on="replica"))
+    if is_delayed_delete(m.mailbox) and not is_delayed_delete(r.mailbox):
+        return Finding(r.user, r.mailbox, DELETED, f"{r.mailbox} was deleted on the master "
+                       f"(kept as {m.mailbox} until expired)", m.mailbox, r.mailbox,
+                       facts=dict(facts, deleted_on="master"))
+    return Finding(m.user, m.mailbox, RENAMED, f"renamed: {r.mailbox} on the replica is "
+                   f"{m.mailbox} on the master (uniqueid {r.replica})", m.mailbox, r.mailbox,
+                   facts=facts)

@@ -3,7 +3,8 @@
 In order of preference: a ``cyrus:CONF`` master read locally (``ctl_mboxlist -d``, no
 IMAP), an admin IMAP ``LIST`` of the user namespace (``imap://`` with STARTTLS when offered,
 ``imaps://``), or for the documented dialect the master store's own mailbox list. Each
-source yields user names lazily, deduplicated, in the order the server lists them."""
+source yields user names lazily, in the order the server lists them (each once: one INBOX a
+user), so that memory does not grow with the number of users."""
 
 from __future__ import annotations
 
@@ -28,14 +29,6 @@ def user_of_inbox(name: str, separator: str = ".") -> str | None:
         return None
     rest = name[len(prefix):]
     return rest if rest and separator not in rest else None
-
-
-def unique(names: Iterable[str]) -> Iterator[str]:
-    seen: set[str] = set()
-    for name in names:
-        if name not in seen:
-            seen.add(name)
-            yield name
 
 
 def from_cyrus_conf(conf: str) -> Iterator[str]:

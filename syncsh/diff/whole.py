@@ -31,7 +31,7 @@ def user_list(args, master, pair=None):
         raise UsageError("--all-users needs the master's users from somewhere: a cyrus:CONF "
                          "master, --imap imap://ADMIN@HOST (or imap = in the pair), or "
                          "--master-store DIR")
-    return sources.excluding(sources.unique(names), args.exclude)
+    return sources.excluding(names, args.exclude)
 
 
 def run_sweep(args, master, replica, users) -> int:
@@ -40,10 +40,13 @@ def run_sweep(args, master, replica, users) -> int:
     state = sweep.StateFile(args.state)
 
     def open_pair():
+        from syncsh import guard
         opened = []
         try:
             for target in (master, replica):
-                opened.append(open_session(target, timeout=args.timeout,
+                # an audit reads only: its gate refuses any write, whatever the options say
+                gate = guard.Gate(target, door=guard.DIFF, read_only=True)
+                opened.append(open_session(target, timeout=args.timeout, gate=gate,
                                            dialect=args.dialect, learn=False))
         except BaseException:
             for session in opened:

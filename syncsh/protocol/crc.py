@@ -4,6 +4,7 @@ does (csync-protocol.md section 8), so a damaged index shows as a disagreement."
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 
 from syncsh.model import Message
 
@@ -94,3 +95,48 @@ class CrcCheck:
         return [("SYNC_CRC", self.crc, self.server_crc, crcs_agree(self.crc, self.server_crc)),
                 ("SYNC_CRC_ANNOT", self.annot, self.server_annot,
                  crcs_agree(self.annot, self.server_annot))]
+
+
+@dataclass(frozen=True, slots=True)
+class CrcVerdict:
+    """One mailbox's SYNC_CRC or SYNC_CRC_ANNOT: the server's against the one computed from
+    the records it sent.  agree is None when the server's is 0 ("not known")."""
+    mailbox: str
+    name: str
+    server: int | None
+    computed: int
+    agree: bool | None
+
+
+def is_full_listing(line) -> bool:
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    return text.lstrip().upper().startswith("GET FULLMAILBOX")
+
+
+def checked(line, events):
+    """The reply to ``line`` with CrcVerdict events added after each mailbox's records,
+    when the line is a GET FULLMAILBOX (whatever the output format: the check is not a
+    renderer's)."""
+    if not is_full_listing(line):
+        yield from events
+        return
+    from syncsh.model import Mailbox, MessageBatch
+    box, check = None, None
+    for event in events:
+        if isinstance(event, Mailbox) or type(event).__name__ in ("MailboxEnd", "Done"):
+            if check is not None:
+                yield from verdicts_of(box, check)
+            box, check = None, None
+            if isinstance(event, Mailbox):
+                box, check = event, CrcCheck(event.sync_crc, event.sync_crc_annot)
+        elif check is not None and isinstance(event, MessageBatch):
+            for message in event:
+                check.add(message)
+        elif check is not None and isinstance(event, Message):
+            check.add(event)
+        yield event
+
+
+def verdicts_of(box, check: CrcCheck):
+    for name, ours, theirs, agree in check.verdicts():
+        yield CrcVerdict(box.name, name, theirs, ours, agree)

@@ -71,8 +71,12 @@ def events_of_line(name: str, value) -> list:
                      as_int(value.get("LASTUID"), 0), as_int(value.get("LASTCHANGE"), 0),
                      text(value.get("SEENUIDS")))]
     if name == "SIEVE" and isinstance(value, dict) and "FILENAME" in value:
+        content = value.get("CONTENT")
+        if isinstance(content, str):
+            content = content.encode("utf-8", "surrogateescape")
         return [SieveScript(text(value.get("FILENAME")), as_int(value.get("LAST_UPDATE"), 0),
-                            text(value.get("ISACTIVE")) == "1")]
+                            text(value.get("ISACTIVE")) == "1",
+                            content if isinstance(content, bytes) else None)]
     if name == "MISSING" and isinstance(value, list):
         return [Missing(tuple(text(v) for v in value))]
     return [DlistLine(name, value)]

@@ -256,7 +256,8 @@ class Console:
         self.session.on_wire = (lambda d, raw: [h(d, raw) for h in hooks]) if hooks else None
         events = self.session.execute(line, batches=True, confirmed=confirmed)
         try:
-            for event in events:
+            from syncsh.protocol.crc import checked
+            for event in checked(line, events):
                 renderer.event(event)
         except (KeyboardInterrupt, PagerQuit) as exc:
             # Stop showing at once; read the rest so the session stays in step.

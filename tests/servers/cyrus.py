@@ -315,8 +315,12 @@ class CyrusPair:
                                f"{CYRUS_BIN}/sync_client", "-C", self.master_conf, *args],
                               capture_output=True, text=True)
 
-    def sync(self, *users: str) -> subprocess.CompletedProcess:
-        return self.sync_client("-v", "-u", *users)
+    def sync(self, *args: str) -> subprocess.CompletedProcess:
+        """sync_client -v -u USER… for users; options (a first word with a dash: "-m", "-O"
+        …) are passed to sync_client as they are."""
+        if args and args[0].startswith("-"):
+            return self.sync_client(*args)
+        return self.sync_client("-v", "-u", *args)
 
     def run(self, command: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """The command line's verbs, in process."""
@@ -331,7 +335,7 @@ class CyrusPair:
         elif command == "seed":
             self.seed(args[0], int(args[1]), *args[2:3])
         elif command == "sync":
-            done = self.sync_client(*args) if args[0].startswith("-") else self.sync(*args)
+            done = self.sync(*args)
             out, code = done.stdout + done.stderr, done.returncode
         else:
             raise PairError(f"unknown command {command!r}")
