@@ -341,5 +341,10 @@ def cmd_diff(argv: list[str]) -> int:
     return run(argv)
 
 
+def cmd_tap(argv: list[str]) -> int:
+    from syncsh.tap.cli import run
+    return run(argv)
+
+
 SUBCOMMANDS = {"diff": cmd_diff, "server": cmd_server, "demo": cmd_demo, "replicate": cmd_replicate,
-               "replay": cmd_replay, "record": cmd_record}
+               "replay": cmd_replay, "record": cmd_record, "tap": cmd_tap}

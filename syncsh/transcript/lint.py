@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from syncsh.protocol import commands
 from syncsh.transcript.match import ELLIPSIS, normalise
-from syncsh.transcript.parse import Line, Step, Transcript, wire_complete
+from syncsh.transcript.parse import Line, Step, Transcript, outside_literals, wire_complete
 
 _REPLY_STARTS = ("*", "+", "OK", "NO", "BAD")
 
@@ -55,7 +55,7 @@ def lint(transcript: Transcript) -> list[tuple[int, str]]:
     for step in transcript.steps:
         first = step.command.text.split("\r\n", 1)[0]
         if not step.is_shell:
-            problem = commands.unbalanced(first)
+            problem = commands.unbalanced(outside_literals(step.command.text))
             if problem:
                 problems.append((step.command.number, f"unbalanced client line: {problem}"))
         if step.is_shell:
