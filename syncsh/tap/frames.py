@@ -56,6 +56,7 @@ class CommandFramer:
     def __init__(self) -> None:
         self.buf = bytearray()
         self._scan = 0              # where to look for the next line end
+        self._line = 0              # where the physical line being read starts
         self._literals: list[Literal] = []
 
     def feed(self, data: bytes) -> None:
@@ -69,7 +70,7 @@ class CommandFramer:
         """Every byte not yet framed (the stream switches: COMPRESS, STARTTLS)."""
         rest = bytes(self.buf)
         self.buf.clear()
-        self._scan, self._literals = 0, []
+        self._scan, self._line, self._literals = 0, 0, []
         return rest
 
     def next_command(self) -> Framed | None:
@@ -79,20 +80,21 @@ class CommandFramer:
             if end < 0:
                 self._scan = max(self._scan, len(buf))
                 return None
-            match = _HEADER.search(bytes(buf[max(self._scan, end - _HEADER_TAIL):end]))
+            match = _HEADER.search(bytes(buf[max(self._line, end - _HEADER_TAIL):end]))
             if match is None:
                 raw = bytes(buf[:end + 1])
                 del buf[:end + 1]
-                literals, self._literals, self._scan = tuple(self._literals), [], 0
+                literals, self._literals, self._scan, self._line = tuple(self._literals), [], 0, 0
                 return Framed(raw, literals)
             size = int(match.group(1) or match.group(4))
             start = end + 1
             if len(buf) < start + size:
-                return None             # the literal's bytes are still on their way
+                self._scan = self._line  # the literal's bytes are still on their way
+                return None
             header_start = end - len(match.group(0))
             header_end = end + 1
             partition = match.group(2).decode("utf-8", "replace") if match.group(2) else None
             guid = match.group(3).decode("ascii", "replace") if match.group(3) else None
             self._literals.append(Literal((header_start, header_end), (start, start + size),
                                           partition, guid))
-            self._scan = start + size
+            self._scan = self._line = start + size

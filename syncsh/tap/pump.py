@@ -145,21 +145,19 @@ class Connection:
                 data, why = b"", str(exc.strerror or exc)
             if not data:
                 break
+            # read before it is forwarded: the client's next command may depend on it
             with self.lock:
-                first = self.relay.forward_first
+                forward = self.relay.from_server(data, self.now())
+                starttls = self.tls is not None and self.relay.tls_started and \
+                    not self.switched.is_set()
             try:
-                if first:
-                    self.client.sendall(data)
-                with self.lock:
-                    forward = self.relay.from_server(data, self.now())
-                    self._emit()
-                    starttls = self.tls is not None and self.relay.switching is None and \
-                        self.relay.last_finished == "STARTTLS" and not self.switched.is_set()
-                if not first and forward:
+                if forward:
                     self.client.sendall(forward)
             except OSError as exc:
                 self.end(ev.CLIENT, f"sending to it failed: {exc.strerror or exc}")
                 return
+            with self.lock:
+                self._emit()
             if starttls:
                 self._start_tls()
         self.end(ev.SERVER, why)

@@ -67,6 +67,8 @@ def command_lines(framed: Framed, max_literal: int) -> tuple[list[str], list[str
             notes.append(f"message {printable(literal.guid)} ({literal.size} bytes, partition "
                          f"{printable(literal.partition or '?')}) left out: {why}")
     lines.append(line + raw[at:].rstrip(b"\r\n"))
+    if any(b"\r" in piece or b"\n" in piece for piece in lines):
+        return [], [f"a {len(raw)}-byte command with a bare CR or LF is not recorded"]
     return [_text(piece) for piece in lines], notes
 
 

@@ -33,7 +33,7 @@ class Relay:
         self.banner: Banner | None = None
         self.greeting: list[str] = []
         self.removed: list[str] = []
-        self.pending: deque[tuple[str, float]] = deque()   # commands waiting for replies
+        self.pending: deque[tuple[str, str, float]] = deque()  # (verb, label, sent at)
         self.out: list = []
         self.client_bytes = self.server_bytes = 0
         self.commands = 0
@@ -47,6 +47,7 @@ class Relay:
         self.greeting_done = not strip_starttls
         self.ended = False
         self.last_finished: str | None = None
+        self.tls_started = False            # STARTTLS accepted and the pump ends TLS itself
 
     # ------------------------------------------------------------------ input
     def events(self) -> list:
@@ -84,16 +85,11 @@ class Relay:
         self._replies(now)
         return forward
 
-    @property
-    def forward_first(self) -> bool:
-        """Whether server bytes may be forwarded before they are read (they pass unchanged)."""
-        return self.greeting_done
-
     def closed(self, side: str, why: str, now: float) -> None:
         if self.ended:
             return
         self.ended = True
-        waiting = self.pending[0][0] if self.pending else None
+        waiting = self.pending[0][1] if self.pending else None
         if not why and waiting is None and self.last_finished == "EXIT":
             why = "after EXIT, a normal end"
         stats = ev.Stats(self.commands, self.client_bytes, self.server_bytes, now,
@@ -125,7 +121,8 @@ class Relay:
         if verb in ("COMPRESS", "STARTTLS"):
             self.switching = verb
             self.held += self.framer.take_rest()
-        self.pending.append((verb, now))
+        label = f"{verb} {kind}" if verb in ("GET", "APPLY", "RESTORE") and kind else verb
+        self.pending.append((verb, printable(label), now))
         if len(self.pending) == 1:
             self._begin(verb)
 
@@ -157,7 +154,7 @@ class Relay:
             elif isinstance(event, Done):
                 self._done(event, raw, now)
             else:
-                command = self.pending[0][0] if self.pending else ""
+                command = self.pending[0][1] if self.pending else ""
                 self.out.append(ev.Received(self.conn, now, command, event, raw))
 
     def _greeting_event(self, event, now: float) -> None:
@@ -185,7 +182,7 @@ class Relay:
                 self.out.append(ev.Note(self.conn, now, printable(event.text), True))
             return
         mech, self.auth = self.auth, None
-        started = self.pending.popleft()[1] if self.pending else now
+        started = self.pending.popleft()[2] if self.pending else now
         shown = Done(event.status, event.text, f"AUTHENTICATE {mech}", None, event.code)
         if event.status != "OK" and self.first_failure is None:
             self.first_failure = f"AUTHENTICATE {mech}: {event.status} {printable(event.text)}"
@@ -195,12 +192,12 @@ class Relay:
             self._begin(self.pending[0][0])
 
     def _done(self, done: Done, raw: bytes, now: float) -> None:
-        verb, started = self.pending.popleft() if self.pending else (done.command, now)
+        verb, label, started = self.pending.popleft() if self.pending else \
+            (done.command, printable(done.command), now)
         if done.status != "OK" and self.first_failure is None:
-            shown = (verb + " ").lstrip() if verb else ""
-            self.first_failure = f"{shown}{done.status} {printable(done.text)}"[:300]
+            self.first_failure = f"{label}: {done.status} {printable(done.text)}"[:300]
         self.last_finished = verb
-        self.out.append(ev.Finished(self.conn, now, verb, done, now - started, raw))
+        self.out.append(ev.Finished(self.conn, now, label, done, now - started, raw))
         if verb == "COMPRESS" and self.switching == "COMPRESS":
             self._after_compress(done.status == "OK", now)
         elif verb == "STARTTLS" and self.switching == "STARTTLS":
@@ -253,6 +250,7 @@ class Relay:
             # the pump speaks TLS with both sides: what follows is plain to us, and the
             # server greets again
             self._unread_server_bytes()
+            self.tls_started = True
             self.banner, self.greeting, self.removed = None, [], []
             self.codec = ClientConnection()
             self.out.append(ev.Note(self.conn, now, "STARTTLS: TLS terminated by the tap on "
