@@ -19,7 +19,7 @@ import time
 
 from syncsh.tap import events as ev
 from syncsh.tap.frames import Framed
-from syncsh.tap.show import _SIDE, event_json
+from syncsh.tap.show import ending, event_json
 from syncsh.tap.summary import printable, size_text
 
 MAX_LITERAL = 4 << 20
@@ -103,8 +103,10 @@ def reply_lines(raw: bytes, max_literal: int) -> tuple[list[str], list[str]]:
 class TranscriptSession:
     """One connection in the transcript notation; ``write`` takes whole lines."""
 
-    def __init__(self, write, *, host: str, host_target: str | None, max_literal: int) -> None:
+    def __init__(self, write, *, host: str, host_target: str | None, max_literal: int,
+                 number: int | None = None) -> None:
         self.write = write
+        self.number = number             # the session's number in its file
         self.host = host
         self.host_target = host_target
         self.max_literal = max_literal
@@ -114,7 +116,7 @@ class TranscriptSession:
     def __call__(self, event) -> None:
         if isinstance(event, ev.Opened):
             stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(event.wallclock))
-            self.label = f"session {event.conn}"
+            self.label = f"session {self.number or event.conn}"
             self.write([f"# {self.label}: {printable(event.peer)} to "
                         f"{printable(event.target)}, opened {stamp}"])
         elif isinstance(event, ev.Greeted):
@@ -173,8 +175,7 @@ class TranscriptSession:
             lines += self.step_lines(step, None, b"")
         self.steps = []
         stats = event.stats
-        why = f": {printable(event.why)}" if event.why else ""
-        lines.append(f"# {self.label} ended: closed by {_SIDE.get(event.side, event.side)}{why}"
+        lines.append(f"# {self.label} {ending(event)}"
                      + (f", while {event.waiting} waited for its reply" if event.waiting else ""))
         lines.append(f"# {stats.commands} commands, {size_text(stats.client_bytes)} from the "
                      f"client, {size_text(stats.server_bytes)} from the server, "
@@ -197,7 +198,11 @@ class Recorder:
         self.lock = threading.Lock()
         self.version = __version__
         self.paths: list[str] = []
+        self.earlier = 0                  # sessions FILE held already (--append)
         if not self.per_connection:
+            if append and os.path.exists(path):
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    self.earlier = sum(line.startswith("# session ") for line in handle)
             mode = "a" if append else "w"
             with open(path, mode, encoding="utf-8", newline="\n") as handle:
                 if fmt == "transcript" and handle.tell() == 0:
@@ -218,10 +223,10 @@ class Recorder:
             handle = open(path, "w", encoding="utf-8", errors="surrogateescape", newline="\n")
             if self.fmt == "transcript":
                 handle.write(self.heading())
-            return _Sink(self, handle, None)
+            return _Sink(self, handle, None, conn)
         part = f"{self.path}.{os.getpid()}.{conn}.part"
         handle = open(part, "w", encoding="utf-8", errors="surrogateescape", newline="\n")
-        return _Sink(self, handle, part)
+        return _Sink(self, handle, part, self.earlier + conn)
 
     def finish_part(self, part: str) -> None:
         with self.lock, open(part, "rb") as source, open(self.path, "ab") as target:
@@ -234,14 +239,15 @@ class Recorder:
 
 
 class _Sink:
-    def __init__(self, recorder: Recorder, handle, part: str | None) -> None:
+    def __init__(self, recorder: Recorder, handle, part: str | None, number: int) -> None:
         self.recorder, self.handle, self.part = recorder, handle, part
         if recorder.fmt == "json":
             self.consume = self.json
         else:
             self.consume = TranscriptSession(self.lines, host=recorder.host,
                                              host_target=recorder.host_target,
-                                             max_literal=recorder.max_literal)
+                                             max_literal=recorder.max_literal,
+                                             number=number)
 
     def lines(self, lines: list[str]) -> None:
         if lines:

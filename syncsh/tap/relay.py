@@ -22,6 +22,9 @@ from syncsh.tap.frames import CommandFramer, Framed
 from syncsh.tap.summary import describe, printable
 
 
+NORMAL_END = "after EXIT, a normal end"
+
+
 class Relay:
     def __init__(self, conn: int, *, strip_starttls: bool = False,
                  tls_terminated: bool = False) -> None:
@@ -91,7 +94,7 @@ class Relay:
         self.ended = True
         waiting = self.pending[0][1] if self.pending else None
         if not why and waiting is None and self.last_finished == "EXIT":
-            why = "after EXIT, a normal end"
+            why = NORMAL_END
         stats = ev.Stats(self.commands, self.client_bytes, self.server_bytes, now,
                          self.first_failure)
         self.out.append(ev.Closed(self.conn, now, side, why, stats, waiting))

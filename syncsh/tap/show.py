@@ -11,12 +11,21 @@ import time
 from syncsh.model import Mailbox, Message, MessageBatch
 from syncsh.protocol.legacy import Continuation, Untagged
 from syncsh.tap import events as ev
+from syncsh.tap.relay import NORMAL_END
 from syncsh.tap.summary import WIDTH, clip, printable, size_text
 
 _RED, _BOLD_RED, _GREEN, _YELLOW, _DIM, _RESET = ("\x1b[31m", "\x1b[1;31m", "\x1b[32m",
                                                    "\x1b[33m", "\x1b[2m", "\x1b[0m")
 _SIDE = {ev.CLIENT: "the client (sync_client)", ev.SERVER: "the server (sync_server)",
          ev.TAP: "the tap"}
+
+
+def ending(event: ev.Closed) -> str:
+    """How a connection ended, in words: which side closed, and why."""
+    side = _SIDE.get(event.side, event.side)
+    if event.why == NORMAL_END:
+        return f"ended after EXIT, a normal end ({side} closed first)"
+    return f"closed by {side}" + (f": {printable(event.why)}" if event.why else "")
 
 
 def raw_line(raw: bytes) -> str:
@@ -109,8 +118,7 @@ class LiveView:
 
     def closed(self, event: ev.Closed) -> None:
         stats = event.stats
-        parts = [f"closed by {_SIDE.get(event.side, event.side)}"
-                 + (f": {printable(event.why)}" if event.why else ""),
+        parts = [ending(event),
                  f"{stats.commands} command{'s' * (stats.commands != 1)}",
                  f"{size_text(stats.client_bytes)} from the client, "
                  f"{size_text(stats.server_bytes)} from the server",
@@ -120,7 +128,8 @@ class LiveView:
             line += f" · {event.waiting} was left without its reply"
         if stats.first_failure:
             line += " · first failure: " + stats.first_failure
-        bad = bool(stats.first_failure or event.waiting or event.side != ev.CLIENT)
+        bad = bool(stats.first_failure or event.waiting or
+                   (event.side != ev.CLIENT and event.why != NORMAL_END))
         self.out.write(f"[{event.conn}] " + (self.paint(_RED, line) if bad else line) + "\n")
 
 
