@@ -24,6 +24,7 @@ from syncsh.tap.summary import printable, size_text
 
 MAX_LITERAL = 4 << 20
 _SWITCHES = ("COMPRESS", "STARTTLS")
+_SESSION = re.compile(r"# session \d+: ")
 _FILE_HEAD = re.compile(r"%\{([^ {}]+) ([^ {}]+) (\d+)\}$")
 
 
@@ -202,7 +203,7 @@ class Recorder:
         if not self.per_connection:
             if append and os.path.exists(path):
                 with open(path, encoding="utf-8", errors="replace") as handle:
-                    self.earlier = sum(line.startswith("# session ") for line in handle)
+                    self.earlier = sum(bool(_SESSION.match(line)) for line in handle)
             mode = "a" if append else "w"
             with open(path, mode, encoding="utf-8", newline="\n") as handle:
                 if fmt == "transcript" and handle.tell() == 0:
