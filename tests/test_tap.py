@@ -230,3 +230,25 @@ def test_exec_records_the_documents_first_scenario_and_it_replays(tmp_path):
     proc = syncsh("replay", str(record))                   # a fresh private demo pair
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
     assert "1 passed, 0 failed" in proc.stdout.decode()
+
+
+def test_ctrl_c_closes_the_listener_and_writes_what_was_recorded(cyrus, tmp_path):
+    import socket
+    record = tmp_path / "open.txt"
+    tap = Tap(cyrus, tmp_path, "--record", str(record))
+    with socket.create_connection(("127.0.0.1", tap.port), timeout=30) as sock:
+        reader = sock.makefile("rb")
+        while not reader.readline().startswith(b"* OK"):
+            pass
+        sock.sendall(b"NOOP\r\n")
+        assert reader.readline() == b"OK Noop completed\r\n"
+        tap.proc.send_signal(signal.SIGINT)
+        status, _, err = tap.finish()
+        assert reader.read() == b""                       # the tap ended the connection
+    assert status == 130, err
+    text = record.read_text()
+    assert "C: NOOP\nS: OK Noop completed\n" in text
+    assert "# session 1 closed by the tap: the tap was stopped (Ctrl-C)" in text
+    assert lint(record).returncode == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", tap.port), timeout=5).close()
