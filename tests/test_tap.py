@@ -62,10 +62,10 @@ class Tap:
         return self.finish()
 
 
-def diff_identical(pair, user):
+def diff_identical(pair, user, trust=None):
+    env = dict(os.environ, SYNCSH_PASSWORD="secret", **({"SSL_CERT_FILE": trust} if trust else {}))
     proc = syncsh("diff", f"csync://admin@127.0.0.1:{pair.master_port}",
-                  f"csync://admin@127.0.0.1:{pair.replica_port}", "--user", user,
-                  env=dict(os.environ, SYNCSH_PASSWORD="secret"))
+                  f"csync://admin@127.0.0.1:{pair.replica_port}", "--user", user, env=env)
     return proc.returncode == 0 and "identical" in proc.stdout.decode(), proc
 
 
@@ -85,8 +85,8 @@ def sync_through_tap(pair, tmp_path, count=50, *tap_args):
     return user, tap, record
 
 
-def check_sync(pair, user, tap, record, count):
-    identical, proc = diff_identical(pair, user)
+def check_sync(pair, user, tap, record, count, trust=None):
+    identical, proc = diff_identical(pair, user, trust)
     assert identical, proc.stdout.decode() + proc.stderr.decode()
     live = tap.live()
     assert f"C: GET USER {user}" in live
@@ -197,9 +197,9 @@ def test_a_replica_stopped_mid_sync(cyrus, tmp_path):
     assert "bailing out" in out + err
     assert tap.finish()[0] == 0
     live = tap.live()
-    assert re.search(r"closed by the server \(sync_server\).*was left without its reply", live)
+    assert re.search(r"closed by the server.*was left without its reply", live)
     text = record.read_text()
-    assert re.search(r"# session 1 closed by the server \(sync_server\).*, while "
+    assert re.search(r"# session 1 closed by the server.*, while "
                      r"(GET USER|APPLY MESSAGE|APPLY MAILBOX) waited for its reply", text)
     assert lint(record).returncode == 0
 
@@ -252,3 +252,66 @@ def test_ctrl_c_closes_the_listener_and_writes_what_was_recorded(cyrus, tmp_path
     assert lint(record).returncode == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", tap.port), timeout=5).close()
+
+
+@pytest.fixture(scope="module")
+def tls_pair():
+    require_cyrus()
+    certs = f"/tmp/syncsh-taptls-{os.getpid()}-certs"     # readable by the cyrus user
+    os.makedirs(certs, mode=0o755, exist_ok=True)
+    cert, key = f"{certs}/cert.pem", f"{certs}/key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    os.chmod(key, 0o644)
+    pair = CyrusPair(f"/tmp/syncsh-taptls-{os.getpid()}",
+                     extra_conf=f"tls_server_cert: {cert}\ntls_server_key: {key}")
+    yield pair, cert, key
+    pair.destroy()
+    import shutil
+    shutil.rmtree(certs, ignore_errors=True)
+
+
+def test_no_starttls_lets_a_tls_replica_be_decoded(tls_pair, tmp_path):
+    pair, cert, _ = tls_pair
+    user, tap, record = sync_through_tap(pair, tmp_path, 5, "--no-starttls")
+    check_sync(pair, user, tap, record, 5, trust=cert)
+    assert "S: * STARTTLS   (removed: --no-starttls)" in tap.live()
+    text = record.read_text()
+    assert "S: * STARTTLS" not in text and "# the tap removed `* STARTTLS`" in text
+
+
+def tls_tap(pair, tmp_path, cert, key, env):
+    tap = subprocess.Popen([sys.executable, "-m", "syncsh", "tap", "--listen", "127.0.0.1:0",
+                            "--to", f"csync://127.0.0.1:{pair.replica_port}", "--tls-cert", cert,
+                            "--tls-key", key, "--connections", "1", "--no-color",
+                            "--record", str(tmp_path / "tls.txt")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    port = int(re.search(r":(\d+),", tap.stderr.readline()).group(1))
+    return tap, port
+
+
+def test_tls_terminated_by_the_tap_is_decoded_and_the_server_verified(tls_pair, tmp_path):
+    pair, cert, key = tls_pair
+    user = f"t{os.getpid() % 1000}x{next(_names)}"
+    pair.seed(user, 2, "replica")
+    trusting = dict(os.environ, SSL_CERT_FILE=cert, SYNCSH_PASSWORD="secret")
+    tap, port = tls_tap(pair, tmp_path, cert, key, trusting)
+    proc = syncsh(f"csync://admin@127.0.0.1:{port}", "-c", f"GET USER {user}", env=trusting)
+    assert proc.returncode == 0, proc.stderr
+    assert f"MBOXNAME user.{user}" in proc.stdout.decode()
+    live, err = tap.communicate(timeout=30)
+    assert tap.returncode == 0, err
+    assert "S: OK Begin TLS negotiation now" in live
+    assert "TLS terminated by the tap on both sides" in live
+    assert "OK Success (tls protection)" in live                 # the server saw TLS too
+    assert f"C: GET USER {user}" in live and f"* MAILBOX user.{user}" in live
+    assert "secret" not in live and lint(tmp_path / "tls.txt").returncode == 0
+    # a server certificate the tap cannot verify: the connection ends, nothing is relayed
+    untrusting = dict(trusting)
+    del untrusting["SSL_CERT_FILE"]
+    tap, port = tls_tap(pair, tmp_path, cert, key, untrusting)
+    proc = syncsh(f"csync://admin@127.0.0.1:{port}", "-c", f"GET USER {user}", env=trusting)
+    assert proc.returncode == 2
+    live, _ = tap.communicate(timeout=30)
+    assert re.search(r"closed by the tap: TLS failed: .*certificate verify failed", live)

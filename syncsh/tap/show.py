@@ -16,8 +16,7 @@ from syncsh.tap.summary import WIDTH, clip, printable, size_text
 
 _RED, _BOLD_RED, _GREEN, _YELLOW, _DIM, _RESET = ("\x1b[31m", "\x1b[1;31m", "\x1b[32m",
                                                    "\x1b[33m", "\x1b[2m", "\x1b[0m")
-_SIDE = {ev.CLIENT: "the client (sync_client)", ev.SERVER: "the server (sync_server)",
-         ev.TAP: "the tap"}
+_SIDE = {ev.CLIENT: "the client", ev.SERVER: "the server", ev.TAP: "the tap"}
 
 
 def ending(event: ev.Closed) -> str:
