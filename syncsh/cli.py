@@ -105,7 +105,7 @@ def _ask_yes_no(question: str) -> bool:
 
 def client_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="syncsh", description="A console for the Cyrus IMAP replication protocol.",
-                epilog="Other commands: syncsh server | demo | replicate | replay | record | diff "
+                epilog="Other commands: syncsh server | demo | replicate | replay | record | diff | tap "
                        "(each with --help)")
     p.add_argument("--version", action="version", version=f"syncsh {__version__}")
     p.add_argument("target", nargs="?", help="demo:NAME, exec:COMMAND, ssh://[user@]host[:port][/path] "

@@ -315,3 +315,26 @@ def test_tls_terminated_by_the_tap_is_decoded_and_the_server_verified(tls_pair, 
     assert proc.returncode == 2
     live, _ = tap.communicate(timeout=30)
     assert re.search(r"closed by the tap: TLS failed: .*certificate verify failed", live)
+
+
+def test_a_unix_socket_target_and_a_failing_command(cyrus, tmp_path):
+    user = new_user(cyrus, 2)
+    cyrus.sync(user)
+    record = tmp_path / "unix.txt"
+    tap = subprocess.Popen([sys.executable, "-m", "syncsh", "tap", "--listen", "127.0.0.1:0",
+                            "--to", f"unix:{cyrus.replica_socket}", "--connections", "1",
+                            "--no-color", "--record", str(record)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = int(re.search(r":(\d+),", tap.stderr.readline()).group(1))
+    proc = syncsh(f"csync://admin@127.0.0.1:{port}", "-c", f"GET USER {user}",
+                  "-c", "GET FETCH %(MBOXNAME user.nobody.here)", env=dict(os.environ))
+    assert proc.returncode == 1                            # the second command fails
+    live, err = tap.communicate(timeout=30)
+    assert tap.returncode == 0, err
+    assert f"* MAILBOX user.{user}" in live and "AUTHENTICATE" not in live  # pre-authenticated
+    assert "first failure: GET FETCH: NO IMAP_PROTOCOL_BAD_PARAMETERS" in live
+    text = record.read_text()
+    assert f"%host replica = unix:{cyrus.replica_socket}" in text
+    assert lint(record).returncode == 0
+    proc = syncsh("replay", str(record))                  # read-only: replays green as it is
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()

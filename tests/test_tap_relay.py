@@ -186,3 +186,31 @@ def test_commands_the_notation_cannot_hold_become_comments():
     from syncsh.tap.frames import Framed
     lines, notes = command_lines(Framed(b"GET USER a\rb\r\n"), 100)
     assert lines == [] and "bare CR" in notes[0]
+
+
+def test_the_live_view_never_passes_control_sequences_and_marks_failures():
+    import io
+    from syncsh.tap.show import LiveView
+    relay = Relay(2)
+    relay.opened(0.0, "127.0.0.1:9", "csync://x", 0.0)
+    relay.from_server(b"* OK evil \x1b[2J\x1b]0;title\x07 server 3.6.1\r\n", 0.0)
+    relay.from_client(b"GET USER \x1b[31malice\r\n", 0.1)
+    relay.from_server(b"* LSUB (\x1b[5m)\r\nNO IMAP_MAILBOX_NONEXISTENT \x9b31m gone\r\n", 0.2)
+    relay.closed(ev.SERVER, "", 0.3)
+    out = io.StringIO()
+    view = LiveView(out, color=False)
+    for event in relay.events():
+        view(event)
+    text = out.getvalue()
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    assert "\\x1b[2J" in text and "C: GET USER \\x1b[31malice" in text
+    assert "first failure: GET USER: NO IMAP_MAILBOX_NONEXISTENT" in text
+    assert "closed by the server" in text
+
+
+def test_exec_hands_back_the_server_commands_status(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "syncsh", "tap", "-q", "--exec", "exit 3"],
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert proc.returncode == 3

@@ -266,15 +266,15 @@ def run_exec(command: str, make_sinks, *, relay_options: dict) -> int:
                             target=f"exec:{command}")
     connection.begin()
     try:
-        connection.ended.wait()
-        connection.join(5)
+        connection.ended.wait()           # recorded; a client that keeps stdin open
+        connection.join(0.5)              # is not waited for
     except KeyboardInterrupt:
         connection.end(ev.TAP, "the tap was stopped (Ctrl-C)")
         connection.join(5)
     finally:
         server.close()
     try:
-        child.wait(10)
+        return child.wait(10)             # the server command's own status
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
