@@ -307,6 +307,9 @@ def test_tls_terminated_by_the_tap_is_decoded_and_the_server_verified(tls_pair, 
     assert "OK Success (tls protection)" in live                 # the server saw TLS too
     assert f"C: GET USER {user}" in live and f"* MAILBOX user.{user}" in live
     assert "secret" not in live and lint(tmp_path / "tls.txt").returncode == 0
+    text = (tmp_path / "tls.txt").read_text()
+    assert text.count("C: $ ssh replica sync_server") == 1
+    assert "# the server greeted again: * OK replica" in text and f"C: GET USER {user}" in text
     # a server certificate the tap cannot verify: the connection ends, nothing is relayed
     untrusting = dict(trusting)
     del untrusting["SSL_CERT_FILE"]

@@ -234,7 +234,10 @@ def serve(listener: socket.socket, upstream: Upstream, make_sinks, *, relay_opti
             connection = Connection(count, client, server, relay, make_sinks(count), peer=peer,
                                     target=upstream.text, tls=tls)
             connection.begin()
+            for ended in [c for c in live if c.done]:
+                ended.close()
             live = [c for c in live if not c.done] + [connection]
+        listener.close()                  # no more: later clients are refused, not queued
         for connection in live:
             connection.join()
     except KeyboardInterrupt:

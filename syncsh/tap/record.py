@@ -113,6 +113,7 @@ class TranscriptSession:
         self.max_literal = max_literal
         self.steps: list[list] = []        # per command waiting: [verb, lines, notes, raw]
         self.label = ""
+        self.greeted = False
 
     def __call__(self, event) -> None:
         if isinstance(event, ev.Opened):
@@ -120,7 +121,11 @@ class TranscriptSession:
             self.label = f"session {self.number or event.conn}"
             self.write([f"# {self.label}: {printable(event.peer)} to "
                         f"{printable(event.target)}, opened {stamp}"])
+        elif isinstance(event, ev.Greeted) and self.greeted:
+            # the greeting again, after TLS: the session goes on (a replay logs in itself)
+            self.write([f"# the server greeted again: {printable(line)}" for line in event.lines])
         elif isinstance(event, ev.Greeted):
+            self.greeted = True
             lines = []
             if self.host_target:
                 lines.append(f"%host {self.host} = {self.host_target}")
