@@ -62,6 +62,7 @@ def start(args, *, warn) -> int:
         return sinks
 
     options = {"strip_starttls": args.no_starttls}
+    _stop_on_sigterm()
     if args.exec:
         return pump.run_exec(args.exec, make_sinks, relay_options=options)
     tls = None
@@ -75,6 +76,15 @@ def start(args, *, warn) -> int:
     return pump.serve(listener, upstream, make_sinks, relay_options=options, tls=tls,
                       connections=args.connections,
                       say=lambda text: print(f"syncsh tap: {text}", file=sys.stderr, flush=True))
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the tap as Ctrl-C does: the records are written."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _view(args):
