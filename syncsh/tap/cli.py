@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from syncsh.errors import UsageError
-
 
 def parser():
     from syncsh.cli import _Parser
@@ -56,5 +54,3 @@ def run(argv: list[str]) -> int:
     return session.start(args, warn=lambda text: print(f"syncsh tap: warning: {text}",
                                                           file=sys.stderr))
 
-
-__all__ = ["run", "UsageError"]

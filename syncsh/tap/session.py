@@ -27,7 +27,7 @@ def _replay_target(args, upstream) -> str | None:
 
 
 def start(args, *, warn) -> int:
-    from syncsh.tap import pump, record, show
+    from syncsh.tap import pump, record
     if args.listen and not args.to:
         raise UsageError("--listen needs --to csync://HOST[:PORT] or unix:/PATH")
     if args.exec and args.to:
