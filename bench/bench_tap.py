@@ -13,17 +13,18 @@ import time
 from common import ROOT, Figure
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-DIR, USER, COUNT, RUNS = "/tmp/syncsh-bench-tap", "benchtap", 10_000, 3
+DIR, USER, COUNT, RUNS = "/tmp/syncsh-bench-tap", "benchtap", 10_000, 2
 
 
 def syncsh(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "syncsh", *args], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=900)
 
 
 def empty_replica(pair) -> None:
     """The user gone from the replica (delete_mode immediate: nothing to restore from)."""
-    proc = syncsh(f"unix:{pair.replica_socket}", "--allow-writes", "-c", f"APPLY UNUSER {USER}")
+    proc = syncsh(f"unix:{pair.replica_socket}", "--allow-writes", "--timeout", "600",
+                  "-c", f"APPLY UNUSER {USER}")
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"APPLY UNUSER failed: {proc.stderr.strip()}")
 
@@ -64,12 +65,15 @@ def measure() -> list[Figure]:
         pair.seed(USER, COUNT)
         open(marker, "w").close()
     log = os.path.join(DIR, "tap-live.txt")
+    if os.path.exists(log):
+        os.unlink(log)                        # this run's live view only
     tap, via_tap = start_tap(pair, log)
     direct, tapped = [], []
     try:
-        for _ in range(RUNS):                 # alternately: the machine's noise falls on both
-            direct.append(timed_sync(pair, pair.master_conf))
-            tapped.append(timed_sync(pair, via_tap))
+        for run in range(RUNS):               # alternately: the machine's noise falls on both
+            order = [(direct, pair.master_conf), (tapped, via_tap)]
+            for times, conf in order if run % 2 == 0 else reversed(order):
+                times.append(timed_sync(pair, conf))
     finally:
         tap.terminate()
         tap.wait(10)
