@@ -214,3 +214,22 @@ def test_exec_hands_back_the_server_commands_status(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "syncsh", "tap", "-q", "--exec", "exit 3"],
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     assert proc.returncode == 3
+
+
+def test_an_imap_flavoured_login_is_hidden_too():
+    """sync_try_imap: sync_client's tagged IMAP AUTHENTICATE or LOGIN is never shown."""
+    secret = base64.b64encode(b"\0admin\0secret")
+    for command in (b"A01 AUTHENTICATE PLAIN " + secret + b"\r\n",
+                    b"A01 LOGIN admin secret\r\n"):
+        relay = Relay(1)
+        relay.from_server(b"* OK imapd ready\r\n", 0.0)
+        relay.from_client(command, 0.1)
+        relay.from_server(b"A01 OK [CAPABILITY X-REPLICATION] Success\r\n", 0.2)
+        relay.from_client(b"S0 SYNCGET USER alice\r\n", 0.3)
+        events = relay.events()
+        text = repr(events)
+        assert "secret" not in text and secret.decode() not in text
+        sent = [e.summary for e in events if isinstance(e, ev.Sent)]
+        assert sent[0] in ("AUTHENTICATE PLAIN", "AUTHENTICATE LOGIN")
+        assert sent[1] == "S0 SYNCGET USER alice"              # decoding goes on after it
+        assert [e.done.status for e in events if isinstance(e, ev.Finished)] == ["OK"]

@@ -42,6 +42,7 @@ class Relay:
         self.commands = 0
         self.first_failure: str | None = None
         self.auth: str | None = None        # the mechanism while AUTHENTICATE runs
+        self.auth_tag: str | None = None    # its tag, when sync_client speaks IMAP
         self.switching: str | None = None   # COMPRESS/STARTTLS sent: the client's next bytes wait
         self.held = bytearray()
         self.client_inflate = self.server_inflate = None
@@ -113,6 +114,12 @@ class Relay:
         words = framed.head.split(None, 2)
         verb = words[0].decode("utf-8", "replace").upper() if words else ""
         kind = words[1].decode("utf-8", "replace").upper() if len(words) > 1 else ""
+        if kind in ("AUTHENTICATE", "LOGIN") and verb not in ("GET", "APPLY", "RESTORE"):
+            # sync_try_imap: a tagged IMAP login ("A01 AUTHENTICATE PLAIN …"), never shown
+            self.auth_tag = words[0].decode("utf-8", "replace")
+            parts = framed.head.split(None, 3)
+            mech = parts[2] if kind == "AUTHENTICATE" and len(parts) > 2 else b"LOGIN"
+            verb, kind = "AUTHENTICATE", mech.decode("utf-8", "replace").upper()
         if verb == "AUTHENTICATE":
             self.auth = printable(kind) or "?"
             self.out.append(ev.Sent(self.conn, now, verb, f"AUTHENTICATE {self.auth}",
@@ -180,6 +187,12 @@ class Relay:
     def _auth_event(self, event, now: float) -> None:
         if isinstance(event, Continuation):
             return                        # a SASL challenge: never shown, never kept
+        if self.auth_tag and isinstance(event, Untagged):
+            tag, _, rest = event.text.partition(" ")
+            status, _, text = rest.partition(" ")
+            if tag != self.auth_tag or status.upper() not in ("OK", "NO", "BAD"):
+                return
+            event, self.auth_tag = Done(status.upper(), text, "AUTHENTICATE"), None
         if not isinstance(event, Done):
             if isinstance(event, Untagged) and event.text.startswith("* Fatal"):
                 self.out.append(ev.Note(self.conn, now, printable(event.text), True))
