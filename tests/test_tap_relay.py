@@ -233,3 +233,39 @@ def test_an_imap_flavoured_login_is_hidden_too():
         assert sent[0] in ("AUTHENTICATE PLAIN", "AUTHENTICATE LOGIN")
         assert sent[1] == "S0 SYNCGET USER alice"              # decoding goes on after it
         assert [e.done.status for e in events if isinstance(e, ev.Finished)] == ["OK"]
+
+
+def test_concurrent_sessions_in_one_file_never_interleave(tmp_path):
+    from syncsh.tap.record import Recorder
+    path = tmp_path / "both.txt"
+    recorder = Recorder(str(path), host="replica", host_target="unix:/x")
+    relays = {n: Relay(n) for n in (1, 2)}
+    sinks = {n: recorder.session(n) for n in (1, 2)}
+
+    def step(n, side, data, t):
+        relay = relays[n]
+        if side == "C":
+            relay.from_client(data, t)
+        elif side == "S":
+            relay.from_server(data, t)
+        else:
+            relay.closed(ev.CLIENT, "", t)
+        for event in relay.events():
+            sinks[n](event)
+
+    for n in (1, 2):
+        relays[n].opened(0.0, f"peer{n}", "unix:/x", 0.0)
+        step(n, "S", b"* OK replica Cyrus sync server 3.6.1\r\n", 0.0)
+    step(1, "C", b"GET USER one\r\n", 0.1)
+    step(2, "C", b"GET USER two\r\n", 0.1)
+    step(2, "S", b"OK success\r\n", 0.2)
+    step(1, "S", b"NO IMAP_MAILBOX_LOCKED Mailbox locked\r\n", 0.2)
+    step(2, "E", b"", 0.3)                    # the second ends first: written first
+    step(1, "E", b"", 0.4)
+    text = path.read_text()
+    two, one = text.index("# session 2:"), text.index("# session 1:")
+    assert two < one
+    assert "GET USER one" not in text[two:one] and "GET USER two" not in text[one:]
+    assert "first failure: GET USER: NO IMAP_MAILBOX_LOCKED" in text[one:]
+    assert not list(tmp_path.glob("*.part"))
+    assert lint(parse(str(path))) == []
