@@ -109,6 +109,15 @@ def test_sync_client_replicates_through_the_tap(cyrus, tmp_path):
     user, tap, record = sync_through_tap(cyrus, tmp_path, 50)
     check_sync(cyrus, user, tap, record, 50)
     assert "# COMPRESS DEFLATE active: both directions are inflated" in tap.live()
+    # replayed by hand: the user gone from the replica, the record puts it back
+    proc = syncsh(f"unix:{cyrus.replica_socket}", "--allow-writes", "-c", f"APPLY UNUSER {user}")
+    assert proc.returncode == 0, proc.stderr
+    assert not diff_identical(cyrus, user)[0]
+    proc = syncsh("replay", "--allow-writes", "--host",
+                  f"replica=csync://admin@127.0.0.1:{cyrus.replica_port}", str(record),
+                  env=dict(os.environ, SYNCSH_PASSWORD="secret"))
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+    assert diff_identical(cyrus, user)[0]
 
 
 @pytest.fixture(scope="module")
