@@ -350,3 +350,24 @@ def test_a_unix_socket_target_and_a_failing_command(cyrus, tmp_path):
     assert lint(record).returncode == 0
     proc = syncsh("replay", str(record))                  # read-only: replays green as it is
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+
+
+def test_a_client_that_drops_ends_the_servers_connection(cyrus, tmp_path):
+    import socket
+    record = tmp_path / "client-gone.txt"
+    tap = Tap(cyrus, tmp_path, "--record", str(record), "--connections", "1")
+    sock = socket.create_connection(("127.0.0.1", tap.port), timeout=30)
+    reader = sock.makefile("rb")
+    while not reader.readline().startswith(b"* OK"):
+        pass
+    sock.sendall(b"NOOP\r\nNOOP\r\n")          # the second one's reply is never read
+    assert reader.readline() == b"OK Noop completed\r\n"
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")   # RST
+    reader.close()
+    sock.close()
+    status, _, err = tap.finish()             # the tap ends once both sides are gone
+    assert status == 0, err
+    text = record.read_text()
+    assert text.count("C: NOOP") == 2
+    assert re.search(r"# session 1 closed by the client", text)
+    assert lint(record).returncode == 0
