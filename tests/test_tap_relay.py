@@ -269,3 +269,16 @@ def test_concurrent_sessions_in_one_file_never_interleave(tmp_path):
     assert "first failure: GET USER: NO IMAP_MAILBOX_LOCKED" in text[one:]
     assert not list(tmp_path.glob("*.part"))
     assert lint(parse(str(path))) == []
+
+
+def test_a_command_too_large_to_hold_is_relayed_unread(monkeypatch):
+    import syncsh.tap.relay as relay_module
+    monkeypatch.setattr(relay_module, "MAX_COMMAND", 1000)
+    relay = Relay(1)
+    relay.from_server(b"* OK replica Cyrus sync server 3.6.1\r\n", 0.0)
+    relay.from_client(b"APPLY MESSAGE (%{default " + b"d" * 40 + b" 5000}\r\n" + b"x" * 2000, 0.1)
+    relay.from_client(b"x" * 3000 + b")\r\nEXIT\r\n", 0.2)
+    events = relay.events()
+    assert any(isinstance(e, ev.Note) and "no longer decoded" in e.text for e in events)
+    assert not any(isinstance(e, ev.Sent) for e in events)
+    assert relay.client_bytes == len(b"APPLY MESSAGE (%{default ") + 40 + 8 + 5000 + 9

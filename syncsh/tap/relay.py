@@ -23,6 +23,7 @@ from syncsh.tap.summary import describe, printable
 
 
 NORMAL_END = "after EXIT, a normal end"
+MAX_COMMAND = 512 << 20          # the most of one client command held to be read
 
 
 class Relay:
@@ -50,6 +51,7 @@ class Relay:
         self.greeting_buf = b""             # --no-starttls: the greeting's incomplete line
         self.greeting_done = not strip_starttls
         self.ended = False
+        self.client_unread = False          # a command too large to hold was seen
         self.last_finished: str | None = None
         self.tls_started = False            # STARTTLS accepted and the pump ends TLS itself
 
@@ -63,7 +65,7 @@ class Relay:
 
     def from_client(self, data: bytes, now: float) -> None:
         self.client_bytes += len(data)
-        if self.opaque or self.ended:
+        if self.opaque or self.ended or self.client_unread:
             return
         if self.switching:
             self.held += data
@@ -74,6 +76,13 @@ class Relay:
                 return
         self.framer.feed(data)
         self._commands(now)
+        if self.framer.pending > MAX_COMMAND:
+            # held whole to be read: past this size the client's side is relayed unread
+            self.framer.take_rest()
+            self.client_unread = True
+            self.out.append(ev.Note(self.conn, now, f"a command over {MAX_COMMAND >> 20} MiB: "
+                                                    "the client's side is no longer decoded "
+                                                    "(it is still relayed)", True))
 
     def from_server(self, data: bytes, now: float) -> bytes:
         """Decode a copy; the bytes to forward (the same, but for --no-starttls)."""
