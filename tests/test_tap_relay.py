@@ -282,3 +282,18 @@ def test_a_command_too_large_to_hold_is_relayed_unread(monkeypatch):
     assert any(isinstance(e, ev.Note) and "no longer decoded" in e.text for e in events)
     assert not any(isinstance(e, ev.Sent) for e in events)
     assert relay.client_bytes == len(b"APPLY MESSAGE (%{default ") + 40 + 8 + 5000 + 9
+
+
+def test_bad_options_are_one_line_errors():
+    import subprocess
+    import sys
+    for args in (["--listen", "nohost", "--to", "unix:/x"], ["--listen", "127.0.0.1:0"],
+                 ["--listen", "127.0.0.1:0", "--to", "http://x"],
+                 ["--listen", "127.0.0.1:0", "--to", "unix:/x", "--tls-cert", "c"],
+                 ["--listen", "127.0.0.1:0", "--to", "unix:/x", "--connections", "0"],
+                 ["--exec", "true", "--to", "unix:/x"],
+                 ["--listen", "127.0.0.1:0", "--to", "unix:/x", "--record", "/nonexistent/r"]):
+        proc = subprocess.run([sys.executable, "-m", "syncsh", "tap", *args],
+                              capture_output=True, timeout=60)
+        assert proc.returncode == 2, args
+        assert len(proc.stderr.decode().strip().splitlines()) == 1, proc.stderr

@@ -38,6 +38,10 @@ def start(args, *, warn) -> int:
         raise UsageError("--tls-cert is for --listen (stdio has no TLS)")
     if args.tls_cert and args.no_starttls:
         raise UsageError("--no-starttls or --tls-cert/--tls-key, not both")
+    if args.insecure and not args.tls_cert:
+        raise UsageError("--insecure goes with --tls-cert/--tls-key")
+    if args.connections is not None and args.connections < 1:
+        raise UsageError("--connections must be 1 or more")
     if args.max_literal is not None and args.max_literal < 0:
         raise UsageError("--max-literal must be 0 or more")
     upstream = pump.Upstream(args.to, args.timeout) if args.to else None
