@@ -14,8 +14,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-BENCHES = ["bench_startup", "bench_parse", "bench_output", "bench_diff", "bench_cyrus_diff", "bench_audit",
-           "bench_ssh", "bench_server", "bench_replay"]
+BENCHES = ["bench_startup", "bench_parse", "bench_output", "bench_diff", "bench_cyrus_diff",
+           "bench_audit", "bench_ssh", "bench_server", "bench_replay", "bench_tap"]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 

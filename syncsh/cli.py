@@ -137,7 +137,7 @@ def _ask_answer(question: str) -> str | None:
 
 def client_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="syncsh", description="A console for the Cyrus IMAP replication protocol.",
-                epilog="Other commands: syncsh server | demo | replicate | replay | record | diff "
+                epilog="Other commands: syncsh server | demo | replicate | replay | record | diff | tap "
                        "(each with --help)")
     p.add_argument("--version", action="version", version=f"syncsh {__version__}")
     p.add_argument("target", nargs="?", help="demo:NAME, exec:COMMAND, ssh://[user@]host[:port][/path] "
@@ -396,5 +396,10 @@ def cmd_diff(argv: list[str]) -> int:
     return run(argv)
 
 
+def cmd_tap(argv: list[str]) -> int:
+    from syncsh.tap.cli import run
+    return run(argv)
+
+
 SUBCOMMANDS = {"diff": cmd_diff, "server": cmd_server, "demo": cmd_demo, "replicate": cmd_replicate,
-               "replay": cmd_replay, "record": cmd_record}
+               "replay": cmd_replay, "record": cmd_record, "tap": cmd_tap}

@@ -95,7 +95,7 @@ def _update(path: str, result, *, interactive: bool = False) -> None:
 
 
 def run_lint(paths: list[str]) -> int:
-    from syncsh.transcript.lint import lint
+    from syncsh.transcript.lint import is_defect, lint
     from syncsh.transcript.parse import TranscriptError, parse
     status = 0
     for path in paths:
@@ -107,7 +107,7 @@ def run_lint(paths: list[str]) -> int:
             continue
         for number, text in problems:
             print(f"{path}:{number}: {text}")
-        if problems:
+        if any(is_defect(text) for _, text in problems):
             status = max(status, 1)
     return status
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from syncsh.protocol import commands
 from syncsh.transcript.match import ELLIPSIS, matcher_of, normalise
-from syncsh.transcript.parse import Line, Step, Transcript, wire_complete
+from syncsh.transcript.parse import Line, Step, Transcript, outside_literals, wire_complete
 
 _REPLY_STARTS = ("*", "+", "OK", "NO", "BAD")
 
@@ -56,7 +56,7 @@ def lint(transcript: Transcript) -> list[tuple[int, str]]:
     for step in transcript.steps:
         first = step.command.text.split("\r\n", 1)[0]
         if not step.is_shell:
-            problem = commands.unbalanced(first)
+            problem = commands.unbalanced(outside_literals(step.command.text))
             if problem:
                 problems.append((step.command.number, f"unbalanced client line: {problem}"))
         if step.is_shell:
@@ -77,10 +77,20 @@ def _hosts(transcript: Transcript) -> list[tuple[int, str]]:
     for host, text in transcript.hosts.items():
         reach = host_reach(text)
         if reach is not None:
+            # a replication port or socket (what a recording names) is said as a note; a
+            # line that would run something (exec:, cyrus:, ssh://) is a defect
+            note = NOTE if text.startswith(("csync://", "unix:")) else ""
             problems.append((transcript.host_lines.get(host, 0),
-                             f"%host {host} = {text} {reach} (replay uses it only with "
+                             f"{note}%host {host} = {text} {reach} (replay uses it only with "
                              f"--trust-hosts or --host {host}=TARGET)"))
     return problems
+
+
+NOTE = "note: "
+
+
+def is_defect(text: str) -> bool:
+    return not text.startswith(NOTE)
 
 
 def _server_lines(step: Step, *, after_banner: bool) -> list[tuple[int, str]]:

@@ -213,6 +213,11 @@ def parse(path: str, text: str | None = None) -> Transcript:
 
 def wire_complete(text: str) -> bool:
     """Whether a command written over C: lines is a whole logical line yet."""
+    if "%{" in text:                 # the modern dialect's file literals (APPLY MESSAGE)
+        from syncsh.tap.frames import CommandFramer
+        framer = CommandFramer()
+        framer.feed(text.encode("utf-8", "surrogateescape") + b"\r\n")
+        return framer.next_command() is not None and framer.pending == 0
     from syncsh.protocol.wire import Framer
     framer = Framer()
     framer.feed(text.encode("utf-8", "surrogateescape") + b"\r\n")
@@ -224,6 +229,17 @@ def _exact_directive(transcript: Transcript, line: Line) -> bool:
     if words[1:] not in ([], ["off"]):
         raise TranscriptError(f"{transcript.path}:{line.number}: %exact [off]")
     return words[1:] == []
+
+
+def outside_literals(text: str) -> str:
+    """A logical line's text without its literals' bytes (their headers kept)."""
+    from syncsh.tap.frames import CommandFramer
+    framer = CommandFramer()
+    framer.feed(text.encode("utf-8", "surrogateescape") + b"\r\n")
+    framed = framer.next_command()
+    if framed is None:
+        return text.split("\r\n", 1)[0]
+    return b" ".join(framed.text_parts()).decode("utf-8", "surrogateescape")
 
 
 def _directive(transcript: Transcript, line: Line) -> None:
