@@ -303,3 +303,13 @@ def test_bad_options_are_one_line_errors():
                               capture_output=True, timeout=60)
         assert proc.returncode == 2, args
         assert len(proc.stderr.decode().strip().splitlines()) == 1, proc.stderr
+
+
+def test_reply_bytes_the_notation_cannot_hold_are_written_as_esc_lines():
+    from syncsh.tap.record import reply_lines
+    from syncsh.transcript.match import Expected, line_match
+    raw = b"* x \x1b[2Jtitle\r\n* a\nb\r\n* ends in \\\r\n"
+    lines, notes = reply_lines(raw, 1 << 20)
+    assert notes == [] and all(line.endswith(" (esc)") for line in lines)
+    actual = raw[:-2].decode().split("\r\n")
+    assert [line_match(Expected(w), a, {}) for w, a in zip(lines, actual)] == [{}, {}, {}]

@@ -5,7 +5,8 @@ Connections are recorded separately: FILE with ``{n}`` in its name gets one file
 connection; otherwise each connection is a named session of FILE (written to a part file
 while it lasts and appended whole when it ends, so concurrent sessions never interleave).
 Message bodies are kept up to ``max_literal`` bytes; a larger one, or one whose line ends
-the notation cannot hold, is left out and named in a comment (GUID and size).
+the notation cannot hold, is left out and named in a comment (GUID and size); a reply
+line holding control bytes, a bare CR or LF is written as an ``(esc)`` line.
 Authentication, COMPRESS and STARTTLS appear as comments: a replay logs in by itself.
 """
 
@@ -21,6 +22,7 @@ from syncsh.tap import events as ev
 from syncsh.tap.frames import Framed
 from syncsh.tap.show import ending, event_json
 from syncsh.tap.summary import printable, size_text
+from syncsh.transcript.match import escape, needs_escape
 
 MAX_LITERAL = 4 << 20
 _SWITCHES = ("COMPRESS", "STARTTLS")
@@ -30,6 +32,11 @@ _FILE_HEAD = re.compile(r"%\{([^ {}]+) ([^ {}]+) (\d+)\}$")
 
 def _text(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
+
+
+def _needs_esc(piece: bytes) -> bool:
+    text = _text(piece)
+    return needs_escape(text) or (text.endswith("\\") and not text.endswith("\\\\"))
 
 
 def _holdable(data: bytes, *, server: bool) -> bool:
@@ -84,12 +91,12 @@ def reply_lines(raw: bytes, max_literal: int) -> tuple[list[str], list[str]]:
     i = 0
     while i < len(pieces):
         piece = pieces[i]
-        if b"\n" in piece or b"\r" in piece or (piece.endswith(b"\\")
-                                                and not piece.endswith(b"\\\\")):
-            out.append("...")
-            notes.append(f"{len(pieces) - i} reply lines left out: bytes a transcript "
-                         "cannot hold")
-            return out, notes
+        if _needs_esc(piece):
+            # control bytes, a bare CR or LF, a trailing backslash (a continuation), or a
+            # matcher-like ending: written as an (esc) line, which matches it byte for byte
+            out.append(f"{escape(_text(piece))} (esc)")
+            i += 1
+            continue
         head = _FILE_HEAD.search(_text(piece))
         if head and int(head.group(3)) > max_literal:
             out += [_text(piece), "..."]
