@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from common import DATA, ROOT, Figure, best_of
+from common import DATA, ROOT, Counting, Figure, best_of
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 CYRUS_DIR, CYRUS_USERS = "/tmp/syncsh-bench-aud", 1000
@@ -59,17 +59,6 @@ def cyrus_figures() -> list[Figure]:
                    "<= 2x the GET USER replies", read <= 2 * get_user)]
 
 
-class Counting:
-    def __init__(self, inner):
-        self.inner, self.read = inner, 0
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def recv(self, timeout):
-        data = self.inner.recv(timeout)
-        self.read += len(data)
-        return data
 
 
 def bytes_read(pair) -> tuple[int, int]:

@@ -9,26 +9,12 @@ import os
 import sys
 import time
 
-from common import ROOT, Figure
+from common import ROOT, Counting, Figure
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 DIR, USER, COUNT = "/tmp/syncsh-bench-cp", "benchuser", 10_000
 
 
-class Counting:
-    """A transport wrapper that counts the bytes read."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.read = 0
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def recv(self, timeout):
-        data = self.inner.recv(timeout)
-        self.read += len(data)
-        return data
 
 
 def sessions():

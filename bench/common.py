@@ -100,3 +100,19 @@ def dlist_listing(count: int) -> str:
 def cat_target(path: str) -> str:
     """exec: a fake server that sends the file and ignores what it is told."""
     return f"exec:sh -c 'cat {path}; sleep 600'"
+
+
+class Counting:
+    """A transport wrapper that counts the bytes read."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.read = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def recv(self, timeout):
+        data = self.inner.recv(timeout)
+        self.read += len(data)
+        return data
