@@ -59,8 +59,6 @@ def cyrus_figures() -> list[Figure]:
                    "<= 2x the GET USER replies", read <= 2 * get_user)]
 
 
-
-
 def bytes_read(pair) -> tuple[int, int]:
     """Bytes the audit reads after login, and what GET USER of every user reads."""
     from syncsh.diff import sweep

@@ -15,8 +15,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 DIR, USER, COUNT = "/tmp/syncsh-bench-cp", "benchuser", 10_000
 
 
-
-
 def sessions():
     from syncsh.session import Session
     from syncsh.targets import parse_target
