@@ -350,3 +350,19 @@ def test_update_interactive_asks_per_failing_step(tmp_path):
     assert proc.returncode == 1
     assert proc.stdout.decode().count("accept the new reply of line") == 2
     assert path.read_text() == text.replace("S: OK 2", "S: OK 100000")
+
+
+def test_control_bytes_in_a_reply_reach_the_report_escaped(tmp_path):
+    import xml.etree.ElementTree as ET
+    fake = tmp_path / "fake.py"
+    fake.write_text("import sys\nsys.stdout.buffer.write(b'* Sync Server v0.0 [EXPERIMENTAL]\\r\\n')\n"
+                    "sys.stdout.flush()\nfor line in sys.stdin.buffer:\n"
+                    "    sys.stdout.buffer.write(b'OK \\x1b]0;PWNED\\x07\\x1b[2J\\r\\n'); sys.stdout.flush()\n")
+    path = tmp_path / "t.txt"
+    path.write_text("C: $ ssh fake x\nS: * Sync Server ...\nC: quota user.dpc22\nS: OK 1\n")
+    host = ("--trust-hosts", "--host", f"fake=exec:{sys.executable} {fake}")
+    proc = syncsh("replay", *host, str(path))
+    assert proc.returncode == 1 and b"\x1b" not in proc.stdout and b"\x07" not in proc.stdout
+    assert b"+OK \\x1b]0;PWNED\\x07\\x1b[2J" in proc.stdout
+    proc = syncsh("replay", "--format", "junit", *host, str(path))
+    ET.fromstring(proc.stdout)                           # well-formed XML

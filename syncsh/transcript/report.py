@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
+from syncsh.printable import printable
 from syncsh.transcript.replay import ERROR, FAILED, PASSED, FileResult
 
 
@@ -33,7 +34,8 @@ def text_report(results: list[FileResult], *, verbose: bool = False) -> list[str
     out.append(f"{len(results)} transcript(s): {files[PASSED]} passed, {files[FAILED]} failed, "
                f"{files[ERROR]} with errors; steps: {counts[PASSED]} passed, "
                f"{counts[FAILED]} failed, {counts[ERROR]} errors")
-    return out
+    # what came back may hold control bytes: shown escaped, never acted on by a terminal
+    return [printable(line) for line in out]
 
 
 def junit_report(results: list[FileResult]) -> str:
@@ -46,16 +48,17 @@ def junit_report(results: list[FileResult]) -> str:
             if step.status == FAILED:
                 failures += 1
                 body = f"<failure message={quoteattr('output differs')}>" \
-                       f"{escape(chr(10).join(step.diff))}</failure>"
+                       f"{escape(chr(10).join(map(printable, step.diff)))}</failure>"
             elif step.status == ERROR:
                 errors += 1
-                body = f"<error message={quoteattr(step.message)}/>"
+                body = f"<error message={quoteattr(printable(step.message))}/>"
+            # control bytes are not XML: escaped as the text report shows them
             cases.append(f'    <testcase classname={quoteattr(file.path)} '
-                         f'name={quoteattr(_step_name(step))}>{body}</testcase>')
+                         f'name={quoteattr(printable(_step_name(step)))}>{body}</testcase>')
         if file.error:
             errors += 1
             cases.append(f'    <testcase classname={quoteattr(file.path)} name="setup">'
-                         f'<error message={quoteattr(file.error)}/></testcase>')
+                         f'<error message={quoteattr(printable(file.error))}/></testcase>')
         suites.append(f'  <testsuite name={quoteattr(file.path)} tests="{len(cases)}" '
                       f'failures="{failures}" errors="{errors}">\n' + "\n".join(cases)
                       + "\n  </testsuite>")
