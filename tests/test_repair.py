@@ -69,6 +69,62 @@ def live(cyrus, *users):
     return found
 
 
+def state(cyrus, users, side):
+    """What one end holds for the users, as a set: live messages by GUID with their flags
+    and annotations, folders with ACL and annotations, quota, subscriptions, sieve, seen.
+    The side a step says wins must come out of the repair with this unchanged."""
+    from syncsh.connect import open_session
+    from syncsh.diff.compare import INTERNAL_ANNOTATIONS, mailbox_annotations
+    from syncsh.model import Mailbox, Message, MessageBatch, SieveScript
+    from syncsh.protocol.csync_events import Quota, Seen
+    from syncsh.protocol.legacy import Subscription
+    from syncsh.targets import parse_target
+    target = ends(cyrus)[0 if side == "master" else 1]
+    found = set()
+    session = open_session(parse_target(target), timeout=30, learn=False)
+    try:
+        for user in users:
+            events, _ = session.run(f"GET USER {user}".encode())
+            for event in events:
+                if isinstance(event, Quota):
+                    found.add(("quota", event.root, event.limit, event.resources))
+                elif isinstance(event, Subscription):
+                    found.add(("subscribed", user, event.name))
+                elif isinstance(event, SieveScript):
+                    found.add(("sieve", user, event.name, event.active))
+                elif isinstance(event, Seen):
+                    found.add(("seen", user, event.uniqueid, event.seenuids))
+            for box in [e for e in events if isinstance(e, Mailbox)]:
+                if box.name.startswith("DELETED."):
+                    continue
+                notes = tuple(sorted((e, u, v) for e, u, _, v in mailbox_annotations(box)))
+                found.add(("folder", box.name, box.acl, notes))
+                listing, _ = session.run(f"GET FULLMAILBOX {box.name}".encode())
+                for event in listing:
+                    batch = [event] if isinstance(event, Message) else \
+                        event if isinstance(event, MessageBatch) else ()
+                    for m in batch:
+                        if "\\Expunged" in m.flags:
+                            continue
+                        flags = tuple(sorted(f.lower() if f.startswith("\\") else f
+                                             for f in m.flags if f.lower() != "\\recent"))
+                        notes = tuple(sorted((e, u, v) for e, u, _, v in m.annotations
+                                             if e not in INTERNAL_ANNOTATIONS))
+                        found.add(("message", box.name, m.guid, flags, notes))
+    finally:
+        session.close()
+    return found
+
+
+def winner(report):
+    """The end every step says wins (its state is what both hold afterwards), or None."""
+    steps = report["next_steps"]
+    flows = {flow for step in steps for flow in step["flow"]}
+    if not steps or any(not step["command"] for step in steps) or len(flows) != 1:
+        return None
+    return {"master → replica": "master", "replica → master": "replica"}.get(flows.pop())
+
+
 def run_command(cyrus, argv):
     assert argv[0] == "sync_client", argv
     proc = cyrus.sync(*argv[1:])
@@ -371,6 +427,8 @@ SCENARIOS.update({
 
 def check_repair(cyrus, users, report, *, full=False, loses=False):
     before = live(cyrus, *users)
+    side = winner(report)
+    kept = state(cyrus, users, side) if side else None
     announced = set()
     for step in report["next_steps"]:
         for message in step["loses"]["messages"]:
@@ -385,6 +443,10 @@ def check_repair(cyrus, users, report, *, full=False, loses=False):
     lost = {guid for _, _, guid in before} - {guid for _, _, guid in after}
     assert lost == announced
     assert bool(lost) == loses
+    if side:                        # the data flowed the way the step said
+        assert state(cyrus, users, side) == kept, f"the {side} was changed"
+        other = "replica" if side == "master" else "master"
+        assert state(cyrus, users, other) == kept, f"the {other} did not take the {side}'s"
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
