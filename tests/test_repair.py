@@ -352,6 +352,25 @@ def message_annotation_on_master(cyrus, user):
     conn.logout()
 
 
+def message_annotation_on_replica(cyrus, user):
+    conn = imap(cyrus, user, "replica")
+    conn.select("INBOX")
+    assert conn.uid("STORE", "1", "ANNOTATION", '(/comment (value.shared "noted"))')[0] == "OK"
+    conn.logout()
+
+
+def mailbox_annotation_on_both_ends(cyrus, user):
+    """The same entry set on both ends, the replica's later: its HIGHESTMODSEQ is higher."""
+    for side, value in (("master", "first"), ("replica", "second")):
+        conn = imap(cyrus, user, side)
+        conn.select("INBOX")
+        conn.uid("STORE", "1", "+FLAGS", "($Bump)")          # the replica's modseq is ahead
+        conn.uid("STORE", "1", "-FLAGS", "($Bump)")
+        typ, _ = conn._simple_command("SETMETADATA", "INBOX", f'(/shared/comment "{value}")')
+        assert typ == "OK"
+        conn.logout()
+
+
 def sieve_on(side):
     def make(cyrus, user):
         target = ends(cyrus)[0 if side == "master" else 1]
@@ -398,6 +417,10 @@ SCENARIOS = {
     "mailbox-annotation-on-replica": (mailbox_annotation_on_replica, ("", "annotations"), False),
     "message-annotation-on-master": (message_annotation_on_master, ("", "message-annotation"),
                                      False),
+    "message-annotation-on-replica": (message_annotation_on_replica,
+                                      ("", "message-annotation"), False),
+    "mailbox-annotation-on-both-ends": (mailbox_annotation_on_both_ends, ("", "annotations"),
+                                        False),
     "sieve-on-master": (sieve_on("master"), (None, "sieve"), False),
     "sieve-on-replica": (sieve_on("replica"), (None, "sieve"), False),
     "damaged-file-on-replica": (damaged_file_on_replica, ("", "body"), False),
@@ -476,6 +499,7 @@ def test_seen_of_another_user_in_a_shared_folder(cyrus):
     conn = imap(cyrus, owner, "master")
     conn.create("INBOX.Shared")
     conn.append("INBOX.Shared", None, None, MESSAGE % (b"master", b"shared"))
+    conn.append("INBOX.Shared", None, None, MESSAGE % (b"master", b"shared 2"))
     assert conn.setacl("INBOX.Shared", reader, "lrs")[0] == "OK"
     conn.logout()
     assert cyrus.sync(owner).returncode == 0
@@ -488,6 +512,18 @@ def test_seen_of_another_user_in_a_shared_folder(cyrus):
     seen = [f for f in report["findings"] if f["kind"] == "seen"]
     assert [(f["user"], f["mailbox"]) for f in seen] == [(reader, f"user.{owner}.Shared")]
     assert "none on the master, UIDs 1 on the replica" in seen[0]["detail"]
+    assert seen[0]["repair"]["command"] is None               # no sync_client mode does it
+    check_repair(cyrus, [owner, reader], report)
+    # now the master holds a seen record too: the reader's later change on the replica is
+    # undone by a sync of the reader (the master's record wins)
+    conn = imap(cyrus, reader, "replica")
+    conn.select(f"user.{owner}.Shared")
+    conn.uid("STORE", "2", "+FLAGS", "(\\Seen)")
+    conn.logout()
+    status, report = diff(cyrus, owner, reader)
+    seen = [f for f in report["findings"] if f["kind"] == "seen"]
+    assert status == 1 and "UIDs 1 on the master, UIDs 1:2 on the replica" in seen[0]["detail"]
+    assert seen[0]["repair"]["argv"] == ["sync_client", "-u", reader]
     check_repair(cyrus, [owner, reader], report)
 
 
