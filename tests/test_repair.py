@@ -69,6 +69,62 @@ def live(cyrus, *users):
     return found
 
 
+def state(cyrus, users, side):
+    """What one end holds for the users, as a set: live messages by GUID with their flags
+    and annotations, folders with ACL and annotations, quota, subscriptions, sieve, seen.
+    The side a step says wins must come out of the repair with this unchanged."""
+    from syncsh.connect import open_session
+    from syncsh.diff.compare import INTERNAL_ANNOTATIONS, mailbox_annotations
+    from syncsh.model import Mailbox, Message, MessageBatch, SieveScript
+    from syncsh.protocol.csync_events import Quota, Seen
+    from syncsh.protocol.legacy import Subscription
+    from syncsh.targets import parse_target
+    target = ends(cyrus)[0 if side == "master" else 1]
+    found = set()
+    session = open_session(parse_target(target), timeout=30, learn=False)
+    try:
+        for user in users:
+            events, _ = session.run(f"GET USER {user}".encode())
+            for event in events:
+                if isinstance(event, Quota):
+                    found.add(("quota", event.root, event.limit, event.resources))
+                elif isinstance(event, Subscription):
+                    found.add(("subscribed", user, event.name))
+                elif isinstance(event, SieveScript):
+                    found.add(("sieve", user, event.name, event.active))
+                elif isinstance(event, Seen):
+                    found.add(("seen", user, event.uniqueid, event.seenuids))
+            for box in [e for e in events if isinstance(e, Mailbox)]:
+                if box.name.startswith("DELETED."):
+                    continue
+                notes = tuple(sorted((e, u, v) for e, u, _, v in mailbox_annotations(box)))
+                found.add(("folder", box.name, box.acl, notes))
+                listing, _ = session.run(f"GET FULLMAILBOX {box.name}".encode())
+                for event in listing:
+                    batch = [event] if isinstance(event, Message) else \
+                        event if isinstance(event, MessageBatch) else ()
+                    for m in batch:
+                        if "\\Expunged" in m.flags:
+                            continue
+                        flags = tuple(sorted(f.lower() if f.startswith("\\") else f
+                                             for f in m.flags if f.lower() != "\\recent"))
+                        notes = tuple(sorted((e, u, v) for e, u, _, v in m.annotations
+                                             if e not in INTERNAL_ANNOTATIONS))
+                        found.add(("message", box.name, m.guid, flags, notes))
+    finally:
+        session.close()
+    return found
+
+
+def winner(report):
+    """The end every step says wins (its state is what both hold afterwards), or None."""
+    steps = report["next_steps"]
+    flows = {flow for step in steps for flow in step["flow"]}
+    if not steps or any(not step["command"] for step in steps) or len(flows) != 1:
+        return None
+    return {"master → replica": "master", "replica → master": "replica"}.get(flows.pop())
+
+
 def run_command(cyrus, argv):
     assert argv[0] == "sync_client", argv
     proc = cyrus.sync(*argv[1:])
@@ -296,6 +352,25 @@ def message_annotation_on_master(cyrus, user):
     conn.logout()
 
 
+def message_annotation_on_replica(cyrus, user):
+    conn = imap(cyrus, user, "replica")
+    conn.select("INBOX")
+    assert conn.uid("STORE", "1", "ANNOTATION", '(/comment (value.shared "noted"))')[0] == "OK"
+    conn.logout()
+
+
+def mailbox_annotation_on_both_ends(cyrus, user):
+    """The same entry set on both ends, the replica's later: its HIGHESTMODSEQ is higher."""
+    for side, value in (("master", "first"), ("replica", "second")):
+        conn = imap(cyrus, user, side)
+        conn.select("INBOX")
+        conn.uid("STORE", "1", "+FLAGS", "($Bump)")          # the replica's modseq is ahead
+        conn.uid("STORE", "1", "-FLAGS", "($Bump)")
+        typ, _ = conn._simple_command("SETMETADATA", "INBOX", f'(/shared/comment "{value}")')
+        assert typ == "OK"
+        conn.logout()
+
+
 def sieve_on(side):
     def make(cyrus, user):
         target = ends(cyrus)[0 if side == "master" else 1]
@@ -342,6 +417,10 @@ SCENARIOS = {
     "mailbox-annotation-on-replica": (mailbox_annotation_on_replica, ("", "annotations"), False),
     "message-annotation-on-master": (message_annotation_on_master, ("", "message-annotation"),
                                      False),
+    "message-annotation-on-replica": (message_annotation_on_replica,
+                                      ("", "message-annotation"), False),
+    "mailbox-annotation-on-both-ends": (mailbox_annotation_on_both_ends, ("", "annotations"),
+                                        False),
     "sieve-on-master": (sieve_on("master"), (None, "sieve"), False),
     "sieve-on-replica": (sieve_on("replica"), (None, "sieve"), False),
     "damaged-file-on-replica": (damaged_file_on_replica, ("", "body"), False),
@@ -371,6 +450,8 @@ SCENARIOS.update({
 
 def check_repair(cyrus, users, report, *, full=False, loses=False):
     before = live(cyrus, *users)
+    side = winner(report)
+    kept = state(cyrus, users, side) if side else None
     announced = set()
     for step in report["next_steps"]:
         for message in step["loses"]["messages"]:
@@ -385,6 +466,10 @@ def check_repair(cyrus, users, report, *, full=False, loses=False):
     lost = {guid for _, _, guid in before} - {guid for _, _, guid in after}
     assert lost == announced
     assert bool(lost) == loses
+    if side:                        # the data flowed the way the step said
+        assert state(cyrus, users, side) == kept, f"the {side} was changed"
+        other = "replica" if side == "master" else "master"
+        assert state(cyrus, users, other) == kept, f"the {other} did not take the {side}'s"
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -414,6 +499,7 @@ def test_seen_of_another_user_in_a_shared_folder(cyrus):
     conn = imap(cyrus, owner, "master")
     conn.create("INBOX.Shared")
     conn.append("INBOX.Shared", None, None, MESSAGE % (b"master", b"shared"))
+    conn.append("INBOX.Shared", None, None, MESSAGE % (b"master", b"shared 2"))
     assert conn.setacl("INBOX.Shared", reader, "lrs")[0] == "OK"
     conn.logout()
     assert cyrus.sync(owner).returncode == 0
@@ -426,6 +512,18 @@ def test_seen_of_another_user_in_a_shared_folder(cyrus):
     seen = [f for f in report["findings"] if f["kind"] == "seen"]
     assert [(f["user"], f["mailbox"]) for f in seen] == [(reader, f"user.{owner}.Shared")]
     assert "none on the master, UIDs 1 on the replica" in seen[0]["detail"]
+    assert seen[0]["repair"]["command"] is None               # no sync_client mode does it
+    check_repair(cyrus, [owner, reader], report)
+    # now the master holds a seen record too: the reader's later change on the replica is
+    # undone by a sync of the reader (the master's record wins)
+    conn = imap(cyrus, reader, "replica")
+    conn.select(f"user.{owner}.Shared")
+    conn.uid("STORE", "2", "+FLAGS", "(\\Seen)")
+    conn.logout()
+    status, report = diff(cyrus, owner, reader)
+    seen = [f for f in report["findings"] if f["kind"] == "seen"]
+    assert status == 1 and "UIDs 1 on the master, UIDs 1:2 on the replica" in seen[0]["detail"]
+    assert seen[0]["repair"]["argv"] == ["sync_client", "-u", reader]
     check_repair(cyrus, [owner, reader], report)
 
 

@@ -8,6 +8,8 @@ import hashlib
 
 from syncsh.diff import compare as C
 from syncsh.diff.compare import Finding, MailboxCounts, Report
+from syncsh.diff.folders import pair_renames
+from syncsh.diff.user_state import crc_checked, quota_text, seen_text, self_checks
 from syncsh.errors import ConnectionLost, SyncshError
 from syncsh.model import Mailbox, Message, MessageBatch, SieveScript
 from syncsh.protocol.csync import MailboxEnd, Quota, Seen
@@ -122,7 +124,7 @@ class Differ:
             except ConnectionLost as exc:
                 report.errors.append(f"{user}: {exc}")
                 continue
-            found = report.findings[before:] = C.pair_renames(report.findings[before:])
+            found = report.findings[before:] = pair_renames(report.findings[before:])
             for finding in found:
                 finding.step = self.suggest(finding)
             # a mistyped name is no "identical": names that matched nothing are said
@@ -296,8 +298,8 @@ class Differ:
     def full_mailbox(self, report, user, a: Mailbox, b: Mailbox) -> None:
         command = f"GET FULLMAILBOX {a.name}".encode()
         verdicts = {"master": [], "replica": []}
-        ms = Side(_crc_checked(command, self.m.execute(command, batches=True), verdicts["master"]))
-        rs = Side(_crc_checked(command, self.r.execute(command, batches=True), verdicts["replica"]))
+        ms = Side(crc_checked(command, self.m.execute(command, batches=True), verdicts["master"]))
+        rs = Side(crc_checked(command, self.r.execute(command, batches=True), verdicts["replica"]))
         ma, rb = ms.mailbox(), rs.mailbox()
         if ma is not None:
             ms.take()
@@ -359,11 +361,11 @@ class Differ:
                  for events in (m_events, r_events)]
         for root in sorted(set(quota[0]) | set(quota[1])):
             a, b = quota[0].get(root), quota[1].get(root)
-            if _quota_text(a) != _quota_text(b):
+            if quota_text(a) != quota_text(b):
                 report.findings.append(Finding(user, "", C.QUOTA, f"quota on {root}: "
-                                               f"{_quota_text(a)} on the master, "
-                                               f"{_quota_text(b)} on the replica",
-                                               _quota_text(a), _quota_text(b),
+                                               f"{quota_text(a)} on the master, "
+                                               f"{quota_text(b)} on the replica",
+                                               quota_text(a), quota_text(b),
                                                facts={"root": root}))
 
     def seen_findings(self, user, master: dict, replica: dict) -> list[Finding]:
@@ -377,7 +379,7 @@ class Differ:
             a, b = master.get(uniqueid), replica.get(uniqueid)
             name = names.get(uniqueid, f"uniqueid {uniqueid}")
             out.append(Finding(user, name, C.SEEN, f"{user}'s seen messages in {name}: "
-                               f"{_seen_text(a)} on the master, {_seen_text(b)} on the replica",
+                               f"{seen_text(a)} on the master, {seen_text(b)} on the replica",
                                a and a.seenuids, b and b.seenuids,
                                facts={"uniqueid": uniqueid, "reader": user}))
         return out
@@ -395,39 +397,3 @@ class Differ:
         if self.modern:
             return repair.modern_step(f, self.replica_name)
         return repair.legacy_step(f, self.master_store or "MASTER_STORE", self.replica_name)
-
-
-def _crc_checked(command, events, into: list):
-    """The reply with the CRC check of syncsh.protocol.crc (the one every format uses);
-    its verdicts go to ``into`` rather than into the stream diff reads."""
-    from syncsh.protocol.crc import CrcVerdict, checked
-    for event in checked(command, events):
-        if isinstance(event, CrcVerdict):
-            into.append(event)
-        else:
-            yield event
-
-
-def self_checks(user, verdicts: dict) -> list[Finding]:
-    """A server whose SYNC_CRC is not that of the records it sent."""
-    return [Finding(user, v.mailbox, C.CRC, f"the {side}'s {v.name} {v.server} is not the one "
-                    f"computed from the records it sent ({v.computed})", v.server, v.computed,
-                    facts={"self_check": side})
-            for side, found in verdicts.items() for v in found if v.agree is False]
-
-
-def _quota_text(quota) -> str:
-    """STORAGE 20000 KiB / MESSAGE 500, as the quota command says it; "none" without one."""
-    if quota is None:
-        return "none"
-    parts = [f"{name} {value} KiB" if name == "STORAGE" else f"{name} {value}"
-             for name, value in quota.resources]
-    if quota.limit is not None and not parts:
-        parts = [f"STORAGE {quota.limit} KiB"]
-    return " / ".join(parts) or "no limits"
-
-
-def _seen_text(seen) -> str:
-    if seen is None or not seen.seenuids:
-        return "none"
-    return f"UIDs {seen.seenuids}"
