@@ -46,3 +46,10 @@ def has_unsafe(text: str) -> bool:
 def printable_bytes(data: bytes) -> str:
     """Wire bytes shown on a terminal (the trace, raw lines): decoded losslessly, escaped."""
     return printable(data.decode("utf-8", "surrogateescape"))
+
+
+def for_markup(text: str) -> str:
+    """Server text inside rich markup: control characters escaped, and rich's own markup
+    characters taken literally."""
+    from rich.markup import escape
+    return escape(printable(text))

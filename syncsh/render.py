@@ -566,8 +566,8 @@ def _annotation_table(rows):
 
 def _escape(text: str) -> str:
     """Server text for rich: control characters shown escaped, markup taken literally."""
-    from rich.markup import escape
-    return escape(printable(text))
+    from syncsh.printable import for_markup
+    return for_markup(text)
 
 
 def make_renderer(fmt: str, out=None, **kwargs) -> Renderer:

@@ -270,3 +270,17 @@ def test_documented_dialect_steps_repair_and_announce_their_losses(name):
     lost = before - live_guids("demo:cyrus-1") - live_guids("demo:cyrus-2")
     assert lost == {m["guid"] for m in steps[0]["loses"]["messages"]}
     assert (name == "folder-on-replica") == (steps[0]["loses"]["folders"] == ["user.dpc22.only"])
+
+
+def test_the_text_report_shows_server_text_escaped():
+    import io
+    from rich.console import Console
+    from syncsh.diff.compare import Finding
+    from syncsh.diff.report import render_findings
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200)
+    render_findings([Finding("u", "user.u.\x1b[2Jx", "flags", "\x1b]0;PWNED\x07 differ")],
+                    console)
+    text = out.getvalue()
+    assert "\x1b]0;" not in text and "\x07" not in text and "\x1b[2J" not in text
+    assert "\\x1b]0;PWNED\\x07" in text and "user.u.\\x1b[2Jx" in text

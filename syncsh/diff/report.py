@@ -70,14 +70,14 @@ ROWS_SHOWN = 20      # text: rows of one kind in one mailbox before "… and N m
 
 
 def render_header(master: str, replica: str, console) -> None:
-    from rich.markup import escape
+    from syncsh.printable import for_markup as escape
     console.print(f"[bold]diff[/bold] {escape(master)} (master) ↔ {escape(replica)} (replica)")
 
 
 def render_findings(findings, console, limit: int | None = ROWS_SHOWN) -> None:
     """Findings grouped by mailbox, as they come (one user's at a time): at most ``limit``
     rows of one kind in a mailbox, then how many more (JSON always lists them all)."""
-    from rich.markup import escape
+    from syncsh.printable import for_markup as escape
     groups: dict[tuple[str, str], list] = {}
     for finding in findings:
         groups.setdefault((finding.user, finding.mailbox or "(user)"), []).append(finding)
@@ -101,7 +101,7 @@ def render_findings(findings, console, limit: int | None = ROWS_SHOWN) -> None:
 
 def render_summary(report: Report, console) -> None:
     """After the findings: a table by user and mailbox, each next step once, the verdict."""
-    from rich.markup import escape
+    from syncsh.printable import for_markup as escape
     from rich.table import Table
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
     for column in ("user", "mailbox", "findings", "consequences"):
@@ -154,7 +154,7 @@ def render(report: Report, master: str, replica: str, console) -> None:
 
 def render_step(console, step, findings) -> None:
     """A next step once, however many findings it repairs."""
-    from rich.markup import escape
+    from syncsh.printable import for_markup as escape
     count = f" (repairs {len(findings)} findings)" if len(findings) > 1 else ""
     flows = sorted({f.step.flow for f in findings})
     head = escape(step.command) if step.command else "[bold]manual procedure[/bold]"
