@@ -278,7 +278,7 @@ def test_the_text_report_shows_server_text_escaped():
     from syncsh.diff.compare import Finding
     from syncsh.diff.report import render_findings
     out = io.StringIO()
-    console = Console(file=out, force_terminal=True, width=200)
+    console = Console(file=out, force_terminal=True, width=200, highlight=False)
     render_findings([Finding("u", "user.u.\x1b[2Jx", "flags", "\x1b]0;PWNED\x07 differ")],
                     console)
     text = out.getvalue()
