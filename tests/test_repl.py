@@ -40,12 +40,13 @@ class Tmux:
         subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def screen(self) -> str:
-        return subprocess.run([*self.tmux, "capture-pane", "-p", "-S", "-200", "-t", self.name],
-                              capture_output=True, text=True).stdout
+        # -J: a line the terminal wrapped is one line (a long path must not split a match)
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-J", "-S", "-200", "-t",
+                               self.name], capture_output=True, text=True).stdout
 
     def visible(self) -> str:
         """The screen as it stands (tmux keeps a screen cleared from its top in history)."""
-        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name],
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-J", "-t", self.name],
                               capture_output=True, text=True).stdout
 
     def wait_for(self, text: str, timeout: float = 15.0) -> str:
