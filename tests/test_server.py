@@ -404,3 +404,11 @@ def test_a_damaged_store_is_one_line_from_the_server_and_through_a_client(tmp_pa
     proc = syncsh(f"exec:{' '.join(server_argv(str(tmp_path)))}", "-c", "user_all dpc22")
     assert proc.returncode != 0 and b"Traceback" not in proc.stderr
     assert b"cannot open the store" in proc.stderr and b"closed the connection" in proc.stderr
+
+
+def test_every_command_of_the_table_has_its_handler_and_no_other():
+    from syncsh.protocol.commands import LEGACY
+    from syncsh.server.handlers import HANDLERS
+    # NOOP is in the table (no write, whatever the server makes of it) and no command of
+    # this dialect: the reference server answers it BAD, as the dialect's servers do
+    assert set(HANDLERS) == set(LEGACY) - {"NOOP"}
