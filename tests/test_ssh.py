@@ -167,10 +167,33 @@ def test_replicate_over_ssh(ssh):
     assert b" 4156 1062968731" in proc.stdout
 
 
+def _kill_when_running(server, program: bytes, timeout: float = 20.0) -> None:
+    """Kill sshd's sessions as soon as a process of `program` runs under it."""
+    from sshd import children
+
+    def tree(pid):
+        for child in children(pid):
+            yield child
+            yield from tree(child)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in tree(server.proc.pid):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    if handle.read().startswith(program):
+                        server.kill_sessions()
+                        return
+            except OSError:
+                pass
+        time.sleep(0.01)
+
+
 def test_sshd_killed_mid_session_one_shot_exit_2(ssh):
     import threading
     slow = f"sh -c 'sleep 1; {ssh.command}'"
-    timer = threading.Timer(0.6, ssh.server.kill_sessions)   # before the banner arrives
+    # once the remote command runs (its `sleep`), before the banner arrives: a fixed delay
+    # raced with the connection's set-up on a loaded machine
+    timer = threading.Thread(target=_kill_when_running, args=(ssh.server, b"sleep"))
     timer.start()
     proc = syncsh("ssh://replica", "--ssh-config", str(ssh.config), "--remote-command", slow,
                   "-c", "quota user.dpc22")
