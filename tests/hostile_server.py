@@ -5,6 +5,7 @@
 escapes     banner, mailbox name, flag, NO text and stderr carry escape sequences
 capability  endless ``* CAPABILITY`` lines, never a banner
 longline N  after the banner, every command answers one ``*`` line of N bytes, then OK
+greetingline N  one line of N bytes before the banner
 trickle     after the banner, every reply comes one byte every 0.2 s, forever
 csyncatom N a modern (csync) server whose every reply is ``* <atom of N bytes>`` then OK
 """
@@ -76,6 +77,21 @@ def longline(size: int) -> None:
             return
 
 
+def greetingline(size: int) -> None:
+    write(b"* ")
+    block = b"g" * (1 << 20)
+    left = size
+    try:
+        while left > 0:
+            write(block[:left])
+            left -= len(block)
+        write(b"\r\n* OK hostile Cyrus sync server v2.2\r\n")
+        for _ in commands():
+            write(b"OK\r\n")
+    except (BrokenPipeError, OSError):
+        pass
+
+
 def trickle() -> None:
     write(b"* OK hostile Cyrus sync server v2.2\r\n")
     for _ in commands():
@@ -107,4 +123,5 @@ if __name__ == "__main__":
     arg = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     {"escapes": lambda: escapes(), "capability": lambda: capability(),
      "longline": lambda: longline(arg), "trickle": lambda: trickle(),
+     "greetingline": lambda: greetingline(arg),
      "csyncatom": lambda: csyncatom(arg)}[mode]()

@@ -48,6 +48,14 @@ def test_endless_capability_lines_before_the_banner_are_one_line_error():
     assert result["peak"] < 100 * MB
 
 
+def test_an_endless_line_before_the_banner_is_one_line_error():
+    result = run_client("greetingline", "-c", "NOOP", size=40 * MB)
+    assert result["rc"] == 2
+    assert result["stderr"] == [f"syncsh: a greeting line over {8 * MB} bytes (the limit: "
+                                "--max-line BYTES raises it)"]
+    assert result["peak"] < 100 * MB
+
+
 def test_the_greeting_limit_can_be_raised():
     result = run_client("capability", "-c", "NOOP", "--max-greeting-lines", "5000")
     assert result["rc"] == 2 and "over 5000 lines" in result["stderr"][0]
@@ -105,6 +113,7 @@ def test_a_trickling_reply_ends_at_the_overall_deadline():
     assert len(result["stderr"]) == 1
     assert "did not end within 2s (the overall deadline: --deadline SECONDS raises it)" in \
         result["stderr"][0]
+    assert result["peak"] < 100 * MB
 
 
 def test_a_big_streamed_listing_fed_at_once_is_not_taken_for_a_long_line():
