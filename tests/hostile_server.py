@@ -6,6 +6,8 @@ escapes     banner, mailbox name, flag, NO text and stderr carry escape sequence
 capability  endless ``* CAPABILITY`` lines, never a banner
 longline N  after the banner, every command answers one ``*`` line of N bytes, then OK
 greetingline N  one line of N bytes before the banner
+csynclist N, csyncnest N, csynckv N  a modern server's one line of N bytes: tiny list items,
+            nested lists, small kvlists
 trickle     after the banner, every reply comes one byte every 0.2 s, forever
 csyncatom N a modern (csync) server whose every reply is ``* <atom of N bytes>`` then OK
 """
@@ -92,6 +94,25 @@ def greetingline(size: int) -> None:
         pass
 
 
+def csyncflood(size: int, unit: bytes) -> None:
+    """A modern server whose reply is one line of `size` bytes of a tiny repeated unit."""
+    write(b"* OK hostile Cyrus sync server v3.6.1\r\n")
+    block = unit * ((1 << 20) // len(unit))
+    for line in commands():
+        if line.upper().startswith(b"EXIT"):
+            write(b"OK bye\r\n")
+            return
+        write(b"* X (")
+        left = size
+        try:
+            while left > 0:
+                write(block[:left])
+                left -= len(block)
+            write(b")\r\nOK success\r\n")
+        except (BrokenPipeError, OSError):
+            return
+
+
 def trickle() -> None:
     write(b"* OK hostile Cyrus sync server v2.2\r\n")
     for _ in commands():
@@ -124,4 +145,6 @@ if __name__ == "__main__":
     {"escapes": lambda: escapes(), "capability": lambda: capability(),
      "longline": lambda: longline(arg), "trickle": lambda: trickle(),
      "greetingline": lambda: greetingline(arg),
+     "csynclist": lambda: csyncflood(arg, b"1 "), "csyncnest": lambda: csyncflood(arg, b"("),
+     "csynckv": lambda: csyncflood(arg, b"%(k 1) "),
      "csyncatom": lambda: csyncatom(arg)}[mode]()

@@ -116,6 +116,17 @@ def test_a_trickling_reply_ends_at_the_overall_deadline():
     assert result["peak"] < 100 * MB
 
 
+@pytest.mark.parametrize("mode", ["csynclist", "csyncnest", "csynckv"])
+def test_a_line_of_tiny_values_is_bounded_by_what_it_holds(mode):
+    """Parsed values take many times their bytes in memory: each counts against the limit,
+    so a line of tiny tokens, deep nesting or many small kvlists stays within the bound."""
+    result = run_client(mode, "-c", "NOOP", size=7 * MB)
+    assert result["rc"] == 0, result
+    assert result["stderr"] == [f"syncsh: a reply line over {8 * MB} bytes was skipped (the "
+                                "limit: --max-line BYTES raises it)"]
+    assert result["peak"] < 100 * MB, result
+
+
 def test_a_big_streamed_listing_fed_at_once_is_not_taken_for_a_long_line():
     """Records stream apart from the line's limit, however many arrive in one piece."""
     from syncsh.protocol import dlist
