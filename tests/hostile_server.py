@@ -8,6 +8,7 @@ longline N  after the banner, every command answers one ``*`` line of N bytes, t
 greetingline N  one line of N bytes before the banner
 csynclist N, csyncnest N, csynckv N  a modern server's one line of N bytes: tiny list items,
             nested lists, small kvlists
+literals N  after the banner, a reply line of N bytes of one-byte literals
 trickle     after the banner, every reply comes one byte every 0.2 s, forever
 csyncatom N a modern (csync) server whose every reply is ``* <atom of N bytes>`` then OK
 """
@@ -113,6 +114,26 @@ def csyncflood(size: int, unit: bytes) -> None:
             return
 
 
+def literals(size: int) -> None:
+    """After the banner, every reply is one line of `size` bytes of one-byte literals."""
+    write(b"* OK hostile Cyrus sync server v2.2\r\n")
+    piece = b"{1+}\r\na "
+    block = piece * ((1 << 20) // len(piece))
+    for line in commands():
+        if line.upper().startswith(b"EXIT"):
+            write(b"OK bye\r\n")
+            return
+        write(b"* ")
+        left = size
+        try:
+            while left > 0:
+                write(block)
+                left -= len(block)
+            write(b"end\r\nOK done\r\n")
+        except (BrokenPipeError, OSError):
+            return
+
+
 def trickle() -> None:
     write(b"* OK hostile Cyrus sync server v2.2\r\n")
     for _ in commands():
@@ -144,7 +165,7 @@ if __name__ == "__main__":
     arg = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     {"escapes": lambda: escapes(), "capability": lambda: capability(),
      "longline": lambda: longline(arg), "trickle": lambda: trickle(),
-     "greetingline": lambda: greetingline(arg),
+     "greetingline": lambda: greetingline(arg), "literals": lambda: literals(arg),
      "csynclist": lambda: csyncflood(arg, b"1 "), "csyncnest": lambda: csyncflood(arg, b"("),
      "csynckv": lambda: csyncflood(arg, b"%(k 1) "),
      "csyncatom": lambda: csyncatom(arg)}[mode]()

@@ -127,6 +127,14 @@ def test_a_line_of_tiny_values_is_bounded_by_what_it_holds(mode):
     assert result["peak"] < 100 * MB, result
 
 
+def test_a_line_made_endless_by_literals_is_skipped_within_the_bound():
+    result = run_client("literals", "-c", "NOOP", size=40 * MB)
+    assert result["rc"] == 0, result
+    assert result["stderr"] == [f"syncsh: a reply line over {8 * MB} bytes was skipped (the "
+                                "limit: --max-line BYTES raises it)"]
+    assert result["peak"] < 100 * MB, result
+
+
 def test_a_big_streamed_listing_fed_at_once_is_not_taken_for_a_long_line():
     """Records stream apart from the line's limit, however many arrive in one piece."""
     from syncsh.protocol import dlist
