@@ -9,6 +9,7 @@ greetingline N  one line of N bytes before the banner
 csynclist N, csyncnest N, csynckv N  a modern server's one line of N bytes: tiny list items,
             nested lists, small kvlists
 literals N  after the banner, a reply line of N bytes of one-byte literals
+stderrflood N  N bytes on stderr without a line end, then a plain server
 trickle     after the banner, every reply comes one byte every 0.2 s, forever
 csyncatom N a modern (csync) server whose every reply is ``* <atom of N bytes>`` then OK
 """
@@ -134,6 +135,19 @@ def literals(size: int) -> None:
             return
 
 
+def stderrflood(size: int) -> None:
+    """`size` bytes on stderr with no line end, then a normal greeting and replies."""
+    block = b"e" * (1 << 20)
+    left = size
+    while left > 0:
+        sys.stderr.buffer.write(block)
+        left -= len(block)
+    sys.stderr.flush()
+    write(b"* OK hostile Cyrus sync server v2.2\r\n")
+    for _ in commands():
+        write(b"OK fine\r\n")
+
+
 def trickle() -> None:
     write(b"* OK hostile Cyrus sync server v2.2\r\n")
     for _ in commands():
@@ -166,6 +180,7 @@ if __name__ == "__main__":
     {"escapes": lambda: escapes(), "capability": lambda: capability(),
      "longline": lambda: longline(arg), "trickle": lambda: trickle(),
      "greetingline": lambda: greetingline(arg), "literals": lambda: literals(arg),
+     "stderrflood": lambda: stderrflood(arg),
      "csynclist": lambda: csyncflood(arg, b"1 "), "csyncnest": lambda: csyncflood(arg, b"("),
      "csynckv": lambda: csyncflood(arg, b"%(k 1) "),
      "csyncatom": lambda: csyncatom(arg)}[mode]()

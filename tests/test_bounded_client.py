@@ -135,6 +135,13 @@ def test_a_line_made_endless_by_literals_is_skipped_within_the_bound():
     assert result["peak"] < 100 * MB, result
 
 
+def test_endless_stderr_without_a_line_end_is_relayed_in_pieces():
+    result = run_client("stderrflood", "-c", "NOOP", size=60 * MB)
+    assert result["rc"] == 0, result["stderr"][-1:]
+    assert sum(map(len, result["stderr"])) >= 60 * MB - 100
+    assert result["peak"] < 100 * MB, result["peak"]
+
+
 def test_a_big_streamed_listing_fed_at_once_is_not_taken_for_a_long_line():
     """Records stream apart from the line's limit, however many arrive in one piece."""
     from syncsh.protocol import dlist
