@@ -29,11 +29,12 @@ sys.stderr.write("\\n" + json.dumps({"rc": int(rc), "cpu": cpu, "peak": peak}) +
 """
 
 
-def run_client(mode: str, *args: str, size: int = 0, timeout: float = 120):
-    target = f"exec:{sys.executable} {SERVER} {mode} {size}"
+def run_client(mode: str, *args: str, size: int = 0, timeout: float = 120, target=None,
+               env=None):
+    target = target or f"exec:{sys.executable} {SERVER} {mode} {size}"
     done = subprocess.run([sys.executable, "-c", CHILD, target, "--allow-writes",
                            "--format", "raw", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+                          timeout=timeout, cwd=ROOT, env=env)
     *said, report = done.stderr.rstrip("\n").split("\n")
     result = json.loads(report)
     result["stderr"] = [line for line in said if line]
@@ -177,3 +178,61 @@ def test_literal_headers_cut_anywhere_are_read_alike(step):
     whole = events([data])
     assert not any("problem='" in e for e in whole)
     assert events([data[i:i + step] for i in range(0, len(data), step)]) == whole
+
+
+def deflate_bomb_server(inflated: int):
+    """A modern replication port offering COMPRESS DEFLATE whose reply to the client's
+    command is one line that inflates to `inflated` bytes from a few hundred KiB."""
+    import socket
+    import threading
+    import zlib
+    out = zlib.compressobj(9, zlib.DEFLATED, -15)       # one stream, replies in order
+
+    def packed(*pieces):
+        return b"".join(out.compress(p) for p in pieces) + out.flush(zlib.Z_SYNC_FLUSH)
+    block = b"a" * (1 << 20)
+    replies = [packed(b"OK Noop completed\r\n"),                          # login's NOOP
+               packed(b"* ", *[block] * (inflated >> 20), b"\r\nOK done\r\n"),  # the bomb
+               packed(b"OK Finished\r\n")]                              # EXIT
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        conn.sendall(b"* SASL PLAIN\r\n* COMPRESS DEFLATE\r\n"
+                     b"* OK bomb Cyrus sync server v3.6.1\r\n")
+        reader = conn.makefile("rb")
+        reader.readline()                                   # AUTHENTICATE PLAIN …
+        conn.sendall(b"OK success\r\n")
+        reader.readline()                                   # COMPRESS DEFLATE
+        conn.sendall(b"OK DEFLATE active\r\n")
+        inflater = zlib.decompressobj(-15)
+        pending = b""
+        try:
+            while replies:
+                data = reader.read1(1 << 16)
+                if not data:
+                    break
+                pending += inflater.decompress(data)
+                while b"\r\n" in pending and replies:
+                    _, pending = pending.split(b"\r\n", 1)
+                    conn.sendall(replies.pop(0))
+        except OSError:
+            pass
+        conn.close()
+        listener.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1], len(replies[1])
+
+
+def test_a_compressed_reply_that_inflates_to_gigabytes_stays_within_the_bound():
+    port, size = deflate_bomb_server(1 << 30)              # 1 GiB from about 1 MiB
+    assert size < 2 * MB
+    result = run_client("", "-c", "NOOP", target=f"csync://admin@127.0.0.1:{port}",
+                        env=dict(os.environ, SYNCSH_PASSWORD="secret"))
+    assert result["rc"] == 0, result
+    assert result["stderr"] == [f"syncsh: a reply line over {8 * MB} bytes was skipped (the "
+                                "limit: --max-line BYTES raises it)"]
+    assert result["peak"] < 100 * MB, result["peak"]
