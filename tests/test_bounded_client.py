@@ -236,3 +236,30 @@ def test_a_compressed_reply_that_inflates_to_gigabytes_stays_within_the_bound():
     assert result["stderr"] == [f"syncsh: a reply line over {8 * MB} bytes was skipped (the "
                                 "limit: --max-line BYTES raises it)"]
     assert result["peak"] < 100 * MB, result["peak"]
+
+
+def test_a_server_asking_for_sasl_steps_forever_is_given_up():
+    """(PLAIN would send the password again at each step.)"""
+    from syncsh.errors import ProtocolError
+    from syncsh.session import MAX_SASL_STEPS, Session
+
+    class Endless:
+        sent = []
+
+        def __init__(self):
+            self.queue = [b"* SASL PLAIN\r\n* OK h Cyrus sync server v3.6.1\r\n"]
+
+        def send(self, data):
+            self.sent.append(data)
+            self.queue.append(b"+ \r\n")
+
+        def recv(self, timeout):
+            return self.queue.pop(0) if self.queue else b"+ \r\n"
+
+        def close(self):
+            pass
+    session = Session(Endless())
+    session.open()
+    with pytest.raises(ProtocolError, match="more than 8 SASL steps"):
+        session.authenticate("PLAIN", "admin", "secret")
+    assert len(Endless.sent) == 1 + MAX_SASL_STEPS
