@@ -186,15 +186,19 @@ class RawRenderer(Renderer):
         # to a file, the very bytes: written to the binary stream under the text one
         self._bytes = None if self.on_terminal else getattr(self.out, "buffer", None)
 
+    def command(self, line: str) -> None:
+        if self._bytes is not None:
+            self.out.flush()         # text printed between commands goes before their bytes
+
     def _line(self, text: bytes, end: bytes = b"\n") -> None:
         if self._bytes is not None:
-            self.out.flush()
             self._bytes.write(text + end)
         else:
             text = text.decode("utf-8", "surrogateescape")
             self.out.write((printable(text) if self.on_terminal else text) + end.decode())
 
     def banner(self, banner: Banner, target: str = "") -> None:
+        self.command("")
         for capability in banner.capabilities:
             self._line(b"* " + capability.encode("utf-8", "surrogateescape"))
         self._line(banner.text.encode("utf-8", "surrogateescape"))

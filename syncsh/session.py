@@ -16,6 +16,9 @@ from syncsh.protocol.legacy import (NEED_DATA, Banner, ClientConnection, Continu
                                     SelectInfo, Subscription)
 
 
+MAX_SASL_STEPS = 8               # SCRAM takes two, PLAIN and LOGIN at most two
+
+
 class Learnt:
     """Values seen in this session, for completion."""
 
@@ -179,11 +182,17 @@ class Session:
             data = self.conn.send(line)
             self.transport.send(data)
             self._start_clock()
+            steps = 0
             while True:
                 event = self._next_event()
                 if isinstance(event, Done):
                     return event
                 if isinstance(event, Continuation):
+                    steps += 1
+                    if steps > MAX_SASL_STEPS:      # (PLAIN would resend the password)
+                        self.closed = True
+                        raise ProtocolError(f"the server asked for more than {MAX_SASL_STEPS} "
+                                            "SASL steps: the login was given up")
                     try:
                         challenge = base64.b64decode(event.text.strip() or b"", validate=True)
                     except ValueError:

@@ -16,7 +16,9 @@ SERVER = os.path.join(ROOT, "tests", "hostile_server.py")
 MB = 1 << 20
 
 # The child runs the command line in-process and reports its own peak memory and the CPU
-# time the command took (the interpreter's start-up left out).
+# time the command took (the interpreter's start-up left out).  The peak is the kernel's
+# high-water mark of the child's own image (VmHWM): getrusage's ru_maxrss also carries the
+# parent's size at the fork over the exec, so a big pytest process would count.
 CHILD = """
 import json, os, resource, sys, time
 sys.stdout = open(os.devnull, "w")
@@ -24,16 +26,19 @@ from syncsh.cli import main
 start = time.process_time()
 rc = main(sys.argv[1:])
 cpu = time.process_time() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+with open("/proc/self/status") as status:
+    peak = int(next(l for l in status if l.startswith("VmHWM:")).split()[1]) * 1024
+peak = min(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 sys.stderr.write("\\n" + json.dumps({"rc": int(rc), "cpu": cpu, "peak": peak}) + "\\n")
 """
 
 
-def run_client(mode: str, *args: str, size: int = 0, timeout: float = 120):
-    target = f"exec:{sys.executable} {SERVER} {mode} {size}"
+def run_client(mode: str, *args: str, size: int = 0, timeout: float = 120, target=None,
+               env=None):
+    target = target or f"exec:{sys.executable} {SERVER} {mode} {size}"
     done = subprocess.run([sys.executable, "-c", CHILD, target, "--allow-writes",
                            "--format", "raw", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+                          timeout=timeout, cwd=ROOT, env=env)
     *said, report = done.stderr.rstrip("\n").split("\n")
     result = json.loads(report)
     result["stderr"] = [line for line in said if line]
@@ -45,6 +50,14 @@ def test_endless_capability_lines_before_the_banner_are_one_line_error():
     assert result["rc"] == 2
     assert result["stderr"] == ["syncsh: over 1000 lines before the server's banner (the limit:"
                                 " --max-greeting-lines N raises it)"]
+    assert result["peak"] < 100 * MB
+
+
+def test_an_endless_line_before_the_banner_is_one_line_error():
+    result = run_client("greetingline", "-c", "NOOP", size=40 * MB)
+    assert result["rc"] == 2
+    assert result["stderr"] == [f"syncsh: a greeting line over {8 * MB} bytes (the limit: "
+                                "--max-line BYTES raises it)"]
     assert result["peak"] < 100 * MB
 
 
@@ -105,6 +118,33 @@ def test_a_trickling_reply_ends_at_the_overall_deadline():
     assert len(result["stderr"]) == 1
     assert "did not end within 2s (the overall deadline: --deadline SECONDS raises it)" in \
         result["stderr"][0]
+    assert result["peak"] < 100 * MB
+
+
+@pytest.mark.parametrize("mode", ["csynclist", "csyncnest", "csynckv"])
+def test_a_line_of_tiny_values_is_bounded_by_what_it_holds(mode):
+    """Parsed values take many times their bytes in memory: each counts against the limit,
+    so a line of tiny tokens, deep nesting or many small kvlists stays within the bound."""
+    result = run_client(mode, "-c", "NOOP", size=7 * MB)
+    assert result["rc"] == 0, result
+    assert result["stderr"] == [f"syncsh: a reply line over {8 * MB} bytes was skipped (the "
+                                "limit: --max-line BYTES raises it)"]
+    assert result["peak"] < 100 * MB, result
+
+
+def test_a_line_made_endless_by_literals_is_skipped_within_the_bound():
+    result = run_client("literals", "-c", "NOOP", size=12 * MB)
+    assert result["rc"] == 0, result
+    assert result["stderr"] == [f"syncsh: a reply line over {8 * MB} bytes was skipped (the "
+                                "limit: --max-line BYTES raises it)"]
+    assert result["peak"] < 100 * MB, result
+
+
+def test_endless_stderr_without_a_line_end_is_relayed_in_pieces():
+    result = run_client("stderrflood", "-c", "NOOP", size=60 * MB)
+    assert result["rc"] == 0, result["stderr"][-1:]
+    assert sum(map(len, result["stderr"])) >= 60 * MB - 100
+    assert result["peak"] < 100 * MB, result["peak"]
 
 
 def test_a_big_streamed_listing_fed_at_once_is_not_taken_for_a_long_line():
@@ -142,3 +182,88 @@ def test_literal_headers_cut_anywhere_are_read_alike(step):
     whole = events([data])
     assert not any("problem='" in e for e in whole)
     assert events([data[i:i + step] for i in range(0, len(data), step)]) == whole
+
+
+def deflate_bomb_server(inflated: int):
+    """A modern replication port offering COMPRESS DEFLATE whose reply to the client's
+    command is one line that inflates to `inflated` bytes from a few hundred KiB."""
+    import socket
+    import threading
+    import zlib
+    out = zlib.compressobj(9, zlib.DEFLATED, -15)       # one stream, replies in order
+
+    def packed(*pieces):
+        return b"".join(out.compress(p) for p in pieces) + out.flush(zlib.Z_SYNC_FLUSH)
+    block = b"a" * (1 << 20)
+    replies = [packed(b"OK Noop completed\r\n"),                          # login's NOOP
+               packed(b"* ", *[block] * (inflated >> 20), b"\r\nOK done\r\n"),  # the bomb
+               packed(b"OK Finished\r\n")]                              # EXIT
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        conn.sendall(b"* SASL PLAIN\r\n* COMPRESS DEFLATE\r\n"
+                     b"* OK bomb Cyrus sync server v3.6.1\r\n")
+        reader = conn.makefile("rb")
+        reader.readline()                                   # AUTHENTICATE PLAIN …
+        conn.sendall(b"OK success\r\n")
+        reader.readline()                                   # COMPRESS DEFLATE
+        conn.sendall(b"OK DEFLATE active\r\n")
+        inflater = zlib.decompressobj(-15)
+        pending = b""
+        try:
+            while replies:
+                data = reader.read1(1 << 16)
+                if not data:
+                    break
+                pending += inflater.decompress(data)
+                while b"\r\n" in pending and replies:
+                    _, pending = pending.split(b"\r\n", 1)
+                    conn.sendall(replies.pop(0))
+        except OSError:
+            pass
+        conn.close()
+        listener.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1], len(replies[1])
+
+
+def test_a_compressed_reply_that_inflates_to_gigabytes_stays_within_the_bound():
+    port, size = deflate_bomb_server(1 << 30)              # 1 GiB from about 1 MiB
+    assert size < 2 * MB
+    result = run_client("", "-c", "NOOP", target=f"csync://admin@127.0.0.1:{port}",
+                        env=dict(os.environ, SYNCSH_PASSWORD="secret"))
+    assert result["rc"] == 0, result
+    assert result["stderr"] == [f"syncsh: a reply line over {8 * MB} bytes was skipped (the "
+                                "limit: --max-line BYTES raises it)"]
+    assert result["peak"] < 100 * MB, result["peak"]
+
+
+def test_a_server_asking_for_sasl_steps_forever_is_given_up():
+    """(PLAIN would send the password again at each step.)"""
+    from syncsh.errors import ProtocolError
+    from syncsh.session import MAX_SASL_STEPS, Session
+
+    class Endless:
+        sent = []
+
+        def __init__(self):
+            self.queue = [b"* SASL PLAIN\r\n* OK h Cyrus sync server v3.6.1\r\n"]
+
+        def send(self, data):
+            self.sent.append(data)
+            self.queue.append(b"+ \r\n")
+
+        def recv(self, timeout):
+            return self.queue.pop(0) if self.queue else b"+ \r\n"
+
+        def close(self):
+            pass
+    session = Session(Endless())
+    session.open()
+    with pytest.raises(ProtocolError, match="more than 8 SASL steps"):
+        session.authenticate("PLAIN", "admin", "secret")
+    assert len(Endless.sent) == 1 + MAX_SASL_STEPS

@@ -167,21 +167,37 @@ def test_replicate_over_ssh(ssh):
     assert b" 4156 1062968731" in proc.stdout
 
 
-def test_sshd_killed_mid_session_one_shot_exit_2(ssh, tmp_path):
-    import threading
-    started = tmp_path / "started"
-    slow = f"sh -c 'touch {started}; sleep 3; {ssh.command}'"
+def _kill_when_running(server, program: bytes, timeout: float = 20.0) -> None:
+    """Kill sshd's sessions as soon as a process of `program` runs under it."""
+    from sshd import children
 
-    def kill_once_started():               # the session is up, the banner not yet sent
-        deadline = time.monotonic() + 30
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        ssh.server.kill_sessions()
-    killer = threading.Thread(target=kill_once_started)
-    killer.start()
+    def tree(pid):
+        for child in children(pid):
+            yield child
+            yield from tree(child)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in tree(server.proc.pid):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    if handle.read().startswith(program):
+                        server.kill_sessions()
+                        return
+            except OSError:
+                pass
+        time.sleep(0.01)
+
+
+def test_sshd_killed_mid_session_one_shot_exit_2(ssh):
+    import threading
+    slow = f"sh -c 'sleep 1; {ssh.command}'"
+    # once the remote command runs (its `sleep`), before the banner arrives: a fixed delay
+    # raced with the connection's set-up on a loaded machine
+    timer = threading.Thread(target=_kill_when_running, args=(ssh.server, b"sleep"))
+    timer.start()
     proc = syncsh("ssh://replica", "--ssh-config", str(ssh.config), "--remote-command", slow,
                   "-c", "quota user.dpc22")
-    killer.join()
+    timer.join()
     err = proc.stderr.decode().strip()
     assert proc.returncode == 2
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err

@@ -126,6 +126,9 @@ class RecordRun:
 
 
 NEED = object()
+# What holding one parsed value costs, in bytes of the line limit: a line of tiny tokens
+# would otherwise take many times its size in memory (a str and a list slot each).
+VALUE_COST = 32
 
 _WHOLE = itemgetter(0)
 
@@ -188,7 +191,9 @@ class Reader:
         self.max_literal = max_literal
         self.max_line = max_line
         self.line_start = 0
-        self._budget_start = 0        # the line's bytes since here count against max_line
+        self._budget_start = 0        # the line's bytes since here count against max_line,
+        self._exempt = 0              # but for its literals' bytes,
+        self._held = 0                # and each value it holds costs VALUE_COST more
         self._scanned = 0             # no line end between pos and here
         self._discarding = False      # dropping the rest of a refused line
         self.runs = False             # RECORD lists may come as RecordRun events
@@ -256,10 +261,19 @@ class Reader:
         self._discarding = False
         return True
 
+    def _budget_from(self, pos: int) -> None:
+        """The line's budget starts again here (a new line, a streamed record)."""
+        self._budget_start = pos
+        self._exempt = self._held = 0
+
+    def _used(self, upto: int) -> int:
+        """What the line costs so far: its bytes but literals', and its values held."""
+        return upto - self._budget_start - self._exempt + VALUE_COST * self._held
+
     def _too_long(self) -> bool:
         """Whether the line, waiting for more bytes, already holds more than max_line
         (apart from the records it streamed)."""
-        return len(self.buf) - self._budget_start > self.max_line
+        return self._used(len(self.buf)) > self.max_line
 
     def _refuse_line(self):
         """A line over max_line: skipped to its end, said in one Text."""
@@ -279,7 +293,8 @@ class Reader:
             return NEED
         if buf[pos:pos + 2] != b"* ":
             return self._text_line()
-        self.line_start = self._budget_start = pos
+        self.line_start = pos
+        self._budget_from(pos)
         # (a NAME is short: the head is looked for in the line's first KiB only)
         match = _LINE_HEAD.match(buf, pos, min(len(buf), pos + 1024))
         if match is None:
@@ -290,7 +305,8 @@ class Reader:
         return self._value_step()
 
     def _text_line(self):
-        self.line_start = self._budget_start = self.pos
+        self.line_start = self.pos
+        self._budget_from(self.pos)
         end = self._line_end_ahead()
         if end < 0:
             if not self.eof:
@@ -324,7 +340,7 @@ class Reader:
                 fast = self._fast_record()
                 if fast is not None:
                     return fast
-            if self.pos - self._budget_start > self.max_line:     # read, and not records
+            if self._used(self.pos) > self.max_line:      # read, and not streamed records
                 return self._refuse_line()
             head = self.buf[self.pos:self.pos + 2]
             if head[:1] == b"{" or head == b"%{":
@@ -362,7 +378,7 @@ class Reader:
                     return NEED
                 data = bytes(self.buf[match.end():match.end() + size])
                 self.pos = match.end() + size
-                self._budget_start = self.pos        # (a literal is bounded by its own limit)
+                self._exempt += size                 # (a literal is bounded by its own limit)
                 value = data if kind == "lit" else File(match.group("part").decode(),
                                                         match.group("guid").decode(), data)
                 event = self._add(value)
@@ -404,6 +420,7 @@ class Reader:
                 return event
 
     def _push(self, container, streaming: bool = False) -> None:
+        self._held += 1                   # (a deep nest costs memory like many values)
         self.stack.append([container, None, streaming])
 
     def _is_record_list(self) -> bool:
@@ -419,8 +436,9 @@ class Reader:
         if frame[2]:                      # a record of a streamed RECORD list
             if self._slow_records:
                 self._slow_records -= 1
-            self._budget_start = self.pos          # (streamed records are not held)
+            self._budget_from(self.pos)            # (streamed records are not held)
             return Record(value) if isinstance(value, KV) else None
+        self._held += 1
         if isinstance(container, KV):
             if frame[1] is None:
                 if not isinstance(value, str):
@@ -450,7 +468,7 @@ class Reader:
             record["ANNOTATIONS"] = [
                 KV(ENTRY=_unquote(e), USERID=_unquote(u), MODSEQ=m.decode(), VALUE=_unquote(v))
                 for e, u, m, v in _FAST_ANNOT.findall(annots)]
-        self._budget_start = self.pos
+        self._budget_from(self.pos)
         return Record(record)
 
     def _record_run(self) -> RecordRun | None:
@@ -469,7 +487,8 @@ class Reader:
             self._slow_records = count      # something else among them: the careful path
             return None
         lead = pos - self.raw_start
-        self.pos = self._budget_start = stop
+        self.pos = stop
+        self._budget_from(stop)
         return RecordRun(rows, lead)
 
     def _line_end(self):

@@ -98,6 +98,8 @@ class Framer:
         self._scanned = 0            # no line end before this offset (from _pos on)
         self._parts: list[bytes] = []
         self._headers: list[bytes] = []
+        self._line_text = 0          # a client's logical line so far: text (and pieces),
+        self._line_literals = 0      # and literal bytes
         self._literal_size = -1      # >= 0 while reading a literal's bytes
         self._skip_bytes = 0         # bytes of a refused literal still to drop
         self._discard_line = False   # drop the rest of the current logical line
@@ -210,7 +212,7 @@ class Framer:
             else:
                 self._skip_bytes = size
             return None
-        if size > self.max_literal:
+        if size > self.max_literal or self._logical_line_too_big(line, size):
             self._reset_line()
             if not synchronising:           # its bytes come all the same: skip them and
                 self._skip_bytes = size     # the rest of the line
@@ -235,7 +237,18 @@ class Framer:
         self._literal_size = -1
         return True
 
+    def _logical_line_too_big(self, line: bytes, size: int) -> bool:
+        """A reply line made long by its literals (a client's guard: a server could send
+        `{1+}` pieces forever): its text, 32 bytes a piece, against max_line; its literals
+        together against max_literal.  A server reads what its clients upload as before."""
+        if self.server_side:
+            return False
+        self._line_text += len(line) + 64          # (a text piece and a literal each held)
+        self._line_literals += size
+        return self._line_text > self.max_line or self._line_literals > self.max_literal
+
     def _reset_line(self) -> None:
+        self._line_text = self._line_literals = 0
         self._parts = []
         self._headers = []
         self._literal_size = -1

@@ -35,8 +35,12 @@ def parser():
 
 
 def _line(stream):
+    """Lines that may quote the server: escaped on a terminal (and always on stderr)."""
+    from syncsh.printable import printable
+    escape = stream is sys.stderr or stream.isatty()
+
     def write(text: str) -> None:
-        stream.write(text + "\n")
+        stream.write((printable(text) if escape else text) + "\n")
         stream.flush()
     return write
 
@@ -87,10 +91,10 @@ def run(argv: list[str]) -> int:
                     try:
                         engine.user_mode_user(user)
                     except ReplicationFailed as exc:
-                        print(f"syncsh replicate: {user}: {exc}", file=sys.stderr)
+                        _line(sys.stderr)(f"syncsh replicate: {user}: {exc}")
                         status = 1
         except ReplicationFailed as exc:
-            print(f"syncsh replicate: {exc}", file=sys.stderr)
+            _line(sys.stderr)(f"syncsh replicate: {exc}")
             status = 1
         if args.dry_run:
             print(f"(dry run: {engine.listed} command(s) listed: {engine.listed - engine.unsent}"

@@ -10,6 +10,8 @@ import time
 
 from syncsh.errors import ConnectionLost
 
+STDERR_LINE = 64 << 10           # the longest stderr line held back for its end
+
 
 class ProcessTransport:
     def __init__(self, argv: list[str], *, env: dict | None = None, on_stderr=None,
@@ -68,6 +70,9 @@ class ProcessTransport:
             return
         lines = (self._err_partial + data).split(b"\n")
         self._err_partial = lines.pop()
+        if len(self._err_partial) > STDERR_LINE:     # a diagnostic that never ends: in pieces
+            lines.append(self._err_partial)
+            self._err_partial = b""
         for line in lines:
             self._emit(line)
 

@@ -10,6 +10,8 @@ import zlib
 
 from syncsh.errors import ConnectionLost
 
+INFLATE_STEP = 1 << 20
+
 
 class SocketTransport:
     def __init__(self, sock, name: str, *, on_close=None) -> None:
@@ -71,6 +73,10 @@ class SocketTransport:
             if self._plain:
                 data, self._plain = self._plain, b""
                 return data
+            if self._inflate is not None and self._inflate.unconsumed_tail:
+                self._plain = self._inflate_some(b"")
+                if self._plain:
+                    continue
             pending = getattr(self.sock, "pending", lambda: 0)()
             if not pending:
                 remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -87,12 +93,17 @@ class SocketTransport:
                 return b""
             if self._inflate is None:
                 return data
-            try:
-                self._plain = self._inflate.decompress(data)
-            except zlib.error as exc:
-                raise ConnectionLost(f"bad compressed data from {self.name}: {exc}") from None
+            self._plain = self._inflate_some(data)
             if not self._plain and deadline is not None and time.monotonic() >= deadline:
                 raise ConnectionLost(f"no reply from {self.name} within {timeout:g}s")
+
+    def _inflate_some(self, data: bytes) -> bytes:
+        """At most INFLATE_STEP bytes inflated at a time (the rest waits in the inflater's
+        unconsumed tail): a few compressed KiB can stand for gigabytes."""
+        try:
+            return self._inflate.decompress(self._inflate.unconsumed_tail + data, INFLATE_STEP)
+        except zlib.error as exc:
+            raise ConnectionLost(f"bad compressed data from {self.name}: {exc}") from None
 
     def close(self) -> None:
         try:

@@ -449,6 +449,9 @@ class SSHTransport:
                 break
             lines = (self._err_partial + data).split(b"\n")
             self._err_partial = lines.pop()
+            if len(self._err_partial) > 64 << 10:   # a diagnostic that never ends: in pieces
+                lines.append(self._err_partial)
+                self._err_partial = b""
             for line in lines:
                 if self.on_stderr is not None:
                     self.on_stderr(line.rstrip(b"\r").decode("utf-8", "replace"))
