@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 
 from syncsh.model import Mailbox, Message, MessageBatch, SieveScript, parse_acl, is_null_guid
 from syncsh.printable import has_unsafe, printable
-from syncsh.protocol.legacy import (Banner, Continuation, ContentsItem, Done, Reserved,
-                                    SelectInfo, Subscription, Untagged)
+from syncsh.protocol.events import (Banner, Continuation, ContentsItem, Done, Reserved, SelectInfo,
+                                    Subscription, Untagged)
 
 FORMATS = ("table", "raw", "json")
 _HEX = re.compile("[0-9a-fA-F]*")

@@ -12,8 +12,8 @@ from syncsh.errors import ConnectionLost, ProtocolError
 from syncsh.model import Mailbox, Message, MessageBatch
 from syncsh.protocol import commands
 from syncsh.protocol.wire import MAX_REPLY_LINE
-from syncsh.protocol.legacy import (NEED_DATA, Banner, ClientConnection, Continuation, Done,
-                                    SelectInfo, Subscription)
+from syncsh.protocol.events import NEED_DATA, Banner, Continuation, Done, SelectInfo, Subscription
+from syncsh.protocol.legacy import ClientConnection
 
 
 MAX_SASL_STEPS = 8               # SCRAM takes two, PLAIN and LOGIN at most two

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from syncsh.model import Mailbox, Message, SieveScript
-from syncsh.protocol.legacy import (CSYNC, NEED_DATA, SEED, V23, Y2005, Banner, ClientConnection,
-                                    ContentsItem, Done, Reserved, SelectInfo, Subscription,
-                                    Untagged, detect_dialect)
+from syncsh.protocol.events import (NEED_DATA, Banner, ContentsItem, Done, Reserved, SelectInfo,
+                                    Subscription, Untagged)
+from syncsh.protocol.legacy import CSYNC, SEED, V23, Y2005, ClientConnection, detect_dialect
 from syncsh.protocol.wire import astring, flag_list
 
 DOC_REPLY = (b"** 6b98205c796c6c61 user.dpc22 \"dpc22\tlrswipcda\tanonymous\t0\t\" 4151 1062945305\r\n"

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from syncsh.protocol import dlist
 from syncsh.protocol.csync import CsyncConnection, MailboxEnd
 from syncsh.protocol.dlist import KV, File, Flag, Reader, Record, RecordsStart, encode, parse_value
-from syncsh.protocol.legacy import NEED_DATA, Done, Untagged
+from syncsh.protocol.events import NEED_DATA, Done, Untagged
 from syncsh.model import Mailbox, Message
 
 from conftest import ROOT

@@ -34,7 +34,8 @@ wire_bytes = st.one_of(
 @given(wire_bytes, st.sampled_from(["USER_SOME u m", "STATUS", "RESERVE m g", "LIST_SIEVE",
                                     "CONTENTS", "GET_SIEVE x", "SELECT m", "FROB"]))
 def test_legacy_client_codec_never_raises(data, command):
-    from syncsh.protocol.legacy import NEED_DATA, ClientConnection
+    from syncsh.protocol.events import NEED_DATA
+    from syncsh.protocol.legacy import ClientConnection
     conn = ClientConnection()
     conn.receive_data(b"* Sync Server v0.0 [EXPERIMENTAL]\r\n")
     conn.next_event()
@@ -50,7 +51,7 @@ def test_legacy_client_codec_never_raises(data, command):
 @given(wire_bytes)
 def test_dlist_reader_never_raises(data):
     from syncsh.protocol.csync import CsyncConnection
-    from syncsh.protocol.legacy import NEED_DATA
+    from syncsh.protocol.events import NEED_DATA
     conn = CsyncConnection()
     conn.send("GET USER x")
     conn.receive_data(data)

@@ -77,7 +77,7 @@ def state(cyrus, users, side):
     from syncsh.diff.compare import INTERNAL_ANNOTATIONS, mailbox_annotations
     from syncsh.model import Mailbox, Message, MessageBatch, SieveScript
     from syncsh.protocol.csync_events import Quota, Seen
-    from syncsh.protocol.legacy import Subscription
+    from syncsh.protocol.events import Subscription
     from syncsh.targets import parse_target
     target = ends(cyrus)[0 if side == "master" else 1]
     found = set()

@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from syncsh.protocol import commands
-from syncsh.protocol.legacy import NEED_DATA, ClientConnection, Done
+from syncsh.protocol.events import NEED_DATA, Done
+from syncsh.protocol.legacy import ClientConnection
 from syncsh.server.session import OUT, ServerSession
 from syncsh.server.store import Store
 

@@ -14,7 +14,7 @@ from syncsh.errors import ConnectionLost, SyncshError
 from syncsh.model import Mailbox, Message, MessageBatch, SieveScript
 from syncsh.protocol.csync import MailboxEnd, Quota, Seen
 from syncsh.protocol.dlist import encode_named
-from syncsh.protocol.legacy import Done, Subscription
+from syncsh.protocol.events import Done, Subscription
 
 
 class Side:

@@ -266,8 +266,8 @@ def _seen(f) -> Step:
 def _damaged_file(f) -> Step:
     side = "replica" if "replica" in f.detail else "master"
     other = "master" if side == "replica" else "replica"
-    return Step(f"no sync repairs a damaged message file (reconstruct -G -R and a sync would "
-                f"expunge the good copy on both ends)", flow=M2R if side == "replica" else R2M,
+    return Step("no sync repairs a damaged message file (reconstruct -G -R and a sync would "
+                "expunge the good copy on both ends)", flow=M2R if side == "replica" else R2M,
                 procedure=[
                     f"on the {other}, find the good file: mbpath {f.mailbox} gives the folder, "
                     f"the file is {f.uid}.",

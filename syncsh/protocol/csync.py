@@ -15,7 +15,7 @@ from syncsh.model import FlagSets, Mailbox, Message, MessageBatch, SieveScript
 from syncsh.protocol import dlist
 from syncsh.protocol.dlist import KV, as_int
 from syncsh.protocol.csync_events import DlistLine, MailboxEnd, Missing, Quota, Seen
-from syncsh.protocol.legacy import NEED_DATA, Continuation, Done, Subscription, Untagged
+from syncsh.protocol.events import NEED_DATA, Continuation, Done, Subscription, Untagged
 
 
 def text(value) -> str:
@@ -124,7 +124,7 @@ class CsyncConnection:
             self.last_raw = b""               # the line they came from was shown with the first
             return self.queue.pop(0)
         event = self.reader.next_event()
-        if event is dlist.NEED:
+        if event is NEED_DATA:
             return NEED_DATA
         held, self._held_raw = self._held_raw, b""
         self.last_raw = held + self.reader.take_raw()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from syncsh.errors import ProtocolError
+from syncsh.protocol.events import NEED_DATA
 from syncsh.protocol.wire import MAX_REPLY_LINE
 
 _ATOM_OK = re.compile(rb'[^\x00-\x1e\x7f-\xff {()"%%*\\]{1,1023}\Z')
@@ -85,38 +86,38 @@ def as_int(value, default: int | None = None) -> int | None:
 
 # --------------------------------------------------------------------------- reading
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     """A data line ``* NAME value``."""
     name: str
     value: object
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Text:
     """A line that is not a dlist: final replies, continuations, ``* Fatal error`` …"""
     text: str
     problem: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RecordsStart:
     """``* MAILBOX %(…`` reached its RECORD list: the mailbox's other keys so far."""
     name: str
     fields: KV
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     value: KV
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RecordsEnd:
     name: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RecordRun:
     """Consecutive records of a streamed RECORD list read in one pass (``Reader.runs``):
     per record the groups of ``_RUN_RECORD`` as text.  ``lead``: bytes read before the run
@@ -125,7 +126,6 @@ class RecordRun:
     lead: int = 0
 
 
-NEED = object()
 # What holding one parsed value costs, in bytes of the line limit: a line of tiny tokens
 # would otherwise take many times its size in memory (a str and a list slot each).
 VALUE_COST = 32
@@ -202,7 +202,7 @@ class Reader:
     def _reset_line(self) -> None:
         self.name: str | None = None      # the line's NAME once read
         self.stack: list[list] = []        # frames: [container, pending key, streaming]
-        self.value = NEED                  # the top-level value once complete
+        self.value = NEED_DATA             # the top-level value once complete
         self.in_line = False
         self._slow_records = 0
 
@@ -233,13 +233,13 @@ class Reader:
     def events(self):
         while True:
             event = self.next_event()
-            if event is NEED:
+            if event is NEED_DATA:
                 return
             yield event
 
     def next_event(self):
         if self._discarding and not self._discard():
-            return NEED
+            return NEED_DATA
         if not self.in_line:
             return self._line_start()
         return self._value_step()
@@ -290,7 +290,7 @@ class Reader:
         if len(buf) - pos < 2:
             if self.eof and pos < len(buf):
                 return self._text_line()
-            return NEED
+            return NEED_DATA
         if buf[pos:pos + 2] != b"* ":
             return self._text_line()
         self.line_start = pos
@@ -310,7 +310,7 @@ class Reader:
         end = self._line_end_ahead()
         if end < 0:
             if not self.eof:
-                return self._refuse_line() if self._too_long() else NEED
+                return self._refuse_line() if self._too_long() else NEED_DATA
             end = len(self.buf)
         line = self.buf[self.pos:end].rstrip(b"\r")
         self.pos = end + 1
@@ -329,7 +329,7 @@ class Reader:
 
     def _value_step(self):
         while True:
-            if self.value is not NEED:
+            if self.value is not NEED_DATA:
                 return self._line_end()
             frame = self.stack[-1] if self.stack else None
             if frame is not None and frame[2]:
@@ -348,18 +348,18 @@ class Reader:
                 # cut short (even between its CR and LF) would read as an atom
                 if not self.eof and self.buf.find(b"\n", self.pos, self.pos + 300) < 0 \
                         and len(self.buf) - self.pos < 300:
-                    return NEED
+                    return NEED_DATA
             match = _TOKEN.match(self.buf, self.pos)
             if match is None:
                 # a quoted string or a literal header cut by the end of the chunk
                 if self.pos >= len(self.buf) or (not self.eof and
                                                  self._line_end_ahead() < 0):
-                    return self._refuse_line() if self._too_long() else NEED
+                    return self._refuse_line() if self._too_long() else NEED_DATA
                 return self._bad_line("unreadable value")
             kind = match.lastgroup
             if match.end() == len(self.buf) and kind in ("atom", "ws") and not self.eof:
                 # the token may go on in the next chunk (unless it is already too long)
-                return self._refuse_line() if self._too_long() else NEED
+                return self._refuse_line() if self._too_long() else NEED_DATA
             if kind == "ws":
                 self.pos = match.end()
                 continue
@@ -375,7 +375,7 @@ class Reader:
                 if len(self.buf) - match.end() < size:
                     if self.eof:
                         return self._bad_line("literal cut short")
-                    return NEED
+                    return NEED_DATA
                 data = bytes(self.buf[match.end():match.end() + size])
                 self.pos = match.end() + size
                 self._exempt += size                 # (a literal is bounded by its own limit)
@@ -495,7 +495,7 @@ class Reader:
         match = _LINE_END.match(self.buf, self.pos)
         if match is None:
             if len(self.buf) - self.pos < 2 and not self.eof:
-                return NEED
+                return NEED_DATA
             return self._bad_line("extra data after the value")
         self.pos = match.end()
         event = Line(self.name, self.value)

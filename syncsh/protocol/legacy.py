@@ -16,16 +16,16 @@ a mailbox name.  A line that cannot be read becomes an ``Untagged`` event carryi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from syncsh.errors import ProtocolError
 from syncsh.model import FlagSets, Mailbox, Message, MessageBatch, SieveScript
 from syncsh.protocol import commands
-from syncsh.protocol.wire import (ATOM, LITERAL, LPAREN, MAX_REPLY_LINE, RPAREN, SP, STRING,
+from syncsh.protocol.events import (NEED_DATA, Banner, ContentsItem, Continuation, Done,
+                                    Reserved, SelectInfo, Subscription, Untagged)
+from syncsh.protocol.wire import (ATOM, LITERAL, LPAREN, MAX_REPLY_LINE, RPAREN, SP,
                                   CRLF, Framer, FrameError, LogicalLine, Token, decode, raw_of,
                                   tokenize)
 
-NEED_DATA = "need-data"
 _FINAL_WORDS = (b"OK", b"NO", b"BAD")
 _MESSAGE_REPLIES = ("mailboxes", "messages")
 
@@ -57,68 +57,6 @@ _VERSION = re.compile(r"Cyrus sync server v?(\d+)\.(\d+)(?:\.(\d+))?(\S*)", re.I
 # Dialect names
 SEED, Y2005, V23, CSYNC = "seed", "2005", "2.3", "csync"
 DIALECTS = (SEED, Y2005, V23, CSYNC)
-
-
-# --------------------------------------------------------------------------- events
-
-@dataclass(frozen=True, slots=True)
-class Banner:
-    text: str
-    dialect: str
-    version: str | None = None
-    capabilities: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reserved:
-    guid: str
-
-
-@dataclass(frozen=True, slots=True)
-class ContentsItem:
-    uid: int
-    internaldate: int
-    return_path: str
-    flags: tuple[str, ...]
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Untagged:
-    text: str
-    problem: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Continuation:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class SelectInfo:
-    uniqueid: str
-    uidlast: int
-    seen_lastchange: int
-    last_recent_uid: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """The final OK/NO/BAD of a command; ``data`` is what an OK carries, typed."""
-    status: str
-    text: str
-    command: str = ""
-    data: object = None
-    code: str | None = None      # IMAP_… prefix of a NO, or [CONTINUE]/[RESTART]
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "OK"
 
 
 # --------------------------------------------------------------------------- banner

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from syncsh.errors import SyncshError, UsageError
+from syncsh.errors import UsageError
 
 
 def parser():

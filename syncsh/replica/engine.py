@@ -17,7 +17,7 @@ from collections import OrderedDict
 from syncsh.errors import SyncshError
 from syncsh.model import Mailbox, Message, SieveScript, is_null_guid, ordered_flags, canonical_flags, \
     user_of_mailbox
-from syncsh.protocol.legacy import Done, Reserved, SelectInfo, Subscription
+from syncsh.protocol.events import Done, Reserved, SelectInfo, Subscription
 from syncsh.protocol.wire import astring, flag_list, literal
 from syncsh.replica.master import MasterMailbox, MasterStore, MasterUser
 

@@ -16,7 +16,8 @@ import zlib
 from collections import deque
 
 from syncsh.errors import ProtocolError
-from syncsh.protocol.legacy import Banner, ClientConnection, Continuation, Done, NEED_DATA, Untagged
+from syncsh.protocol.events import Banner, Continuation, Done, NEED_DATA, Untagged
+from syncsh.protocol.legacy import ClientConnection
 from syncsh.tap import events as ev
 from syncsh.tap.frames import CommandFramer, Framed
 from syncsh.tap.summary import describe, printable

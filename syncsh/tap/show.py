@@ -9,7 +9,7 @@ import threading
 import time
 
 from syncsh.model import Mailbox, Message, MessageBatch
-from syncsh.protocol.legacy import Continuation, Untagged
+from syncsh.protocol.events import Continuation, Untagged
 from syncsh.tap import events as ev
 from syncsh.tap.relay import NORMAL_END
 from syncsh.tap.summary import WIDTH, clip, printable, size_text
