@@ -390,3 +390,73 @@ def test_toolbar_segments_are_left_out_whole_by_priority():
     assert texts == [" demo:cyrus-2 ", "seed ", " lock dpc22 3s ", " [user.dpc22]"]
     texts = [text for _, text in fitted(parts, 30)]
     assert texts == [" demo:cyrus-2 ", "seed "]       # the lock does not fit whole: out
+
+
+def test_help_teaches_each_argument_with_its_form_and_an_example(capsys):
+    from syncsh.repl.help import META_COMMANDS
+    keys = "\\help setflags\n\\help upload\n\\help \\diff\n\\help get user\n" + \
+        "".join(f"\\help {meta.name}\n" for meta in META_COMMANDS) + "\\help selct\n\x04"
+    run_repl_keys(keys, "demo:cyrus-2")
+    out, err = capsys.readouterr()
+    assert "(one or more)" not in out and "uid flags: uid" not in out
+    assert "    uid        a message UID (a number above 0)  e.g. 4140" in out
+    assert "flags      a flag list in parentheses" in out
+    assert "uid flags  more uid (flags) pairs, in ascending UID order; optional" in out
+    assert "example: SETFLAGS 4140 (\\answered hello)" in out
+    # UPLOAD's three item forms, each with its fields
+    assert "SIMPLE guid|NIL uid internaldate sentdate last-updated (flags) {N+}message" in out
+    assert "PARSED guid|NIL uid internaldate sentdate last-updated (flags) header-size" in out
+    assert "COPY guid uid internaldate sentdate last-updated (flags)" in out
+    assert "\\diff MASTER REPLICA [OPTIONS] | PAIR | OTHER" in out
+    assert "example: \\diff demo:cyrus-1 . --user dpc22" in out
+    for meta in META_COMMANDS:                  # every meta-command has its help
+        assert f"{meta.syntax}\n  {meta.summary}" in out
+    assert "no command 'get user' here" in err  # the documented dialect has no GET
+    assert "no command 'selct' here" in err
+
+
+@pytest.mark.parametrize("dialect", ["seed", "csync"])
+def test_every_commands_example_is_a_line_the_prompt_would_send(dialect):
+    """The example in each command's help passes the same checks a typed line does (a
+    literal, which cannot be typed, is the one exception) and names its own command."""
+    from syncsh.protocol import commands as C
+    from syncsh.repl.help import command_help
+    table = C.table_for(dialect)
+    for name, spec in table.items():
+        lines = command_help(spec, dialect == "csync")
+        example = lines[-1].split("example: ", 1)[1]
+        found = C.lookup(table, example)          # (GET's example is one of its own)
+        assert found is spec or found.name.startswith(name + " "), example
+        if not any(arg.kind == C.LITERAL for arg in spec.args):
+            assert C.check_line(table, example) is None, example
+        assert all("e.g." in line for line in lines if line.startswith("    ") and
+                   spec.args and not line.strip().startswith(("SIMPLE", "PARSED", "COPY",
+                                                              "keys:")))
+
+
+def test_info_shows_the_banner_the_target_and_the_session(capsys):
+    run_repl_keys("user dpc22\nselect user.dpc22\n\\info\n\\help target\n\x04", "demo:cyrus-2")
+    out = capsys.readouterr().out
+    assert "target      demo:cyrus-2  (demo; writes allowed)" in out
+    assert "banner      * Sync Server v0.0 [EXPERIMENTAL]" in out
+    assert "dialect     seed  version v0.0" in out
+    assert "lock        dpc22 (held " in out and "selected    user.dpc22" in out
+    assert "round trip  " in out and "format      table   pager auto   trace off" in out
+    from syncsh.targets import FORMS       # \help target: every form, then the same state
+    for form, _ in FORMS:
+        assert f"\n  {form} " in out
+    assert out.count("banner      * Sync Server") == 2
+
+
+def test_meta_commands_say_what_they_changed_and_exit_points_to_reconnect(capsys):
+    run_repl_keys("\\format raw\n\\format raw\n\\pager off\n\\pager\n\\frmat json\n"
+                  "exit\nlsub\n\\reconnect\nquota user.dpc22\n\x04", "demo:cyrus-2")
+    out, err = capsys.readouterr()
+    assert "format raw (was table)" in err and "format raw (was the same)" in err
+    assert "pager off: replies are never paged" in err
+    assert "\\pager on|off|auto (now off)" in err
+    assert "unknown meta-command \\frmat; did you mean \\format?" in err
+    assert "session ended: \\reconnect opens demo:cyrus-2 again" in err
+    assert "not connected: \\reconnect opens demo:cyrus-2 again" in err
+    assert "\\connect TARGET" not in err.split("session ended")[1].split("\n")[0]
+    assert out.rstrip().endswith("OK 100000")         # reconnected, raw lines
