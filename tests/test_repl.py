@@ -347,7 +347,7 @@ def test_a_tall_reply_pages_through_less_as_psql_runs_it(tmp_path):
         assert "UID  GUID" in screen
         term.keys("q")
         term.keys("quota user.dpc22", "Enter")
-        screen = term.wait_for("OK 100000")
+        screen = term.wait_for("OK  quota limit 100000 KiB")
         time.sleep(0.3)
         assert term.visible().count("syncsh>") >= 1 and not term.visible().rstrip().endswith(":")
     finally:
@@ -460,3 +460,37 @@ def test_meta_commands_say_what_they_changed_and_exit_points_to_reconnect(capsys
     assert "not connected: \\reconnect opens demo:cyrus-2 again" in err
     assert "\\connect TARGET" not in err.split("session ended")[1].split("\n")[0]
     assert out.rstrip().endswith("OK 100000")         # reconnected, raw lines
+
+
+def test_pager_on_off_auto(tmp_path):
+    """\\pager on: every reply through the pager; off: none; auto: a table taller than the
+    window (a short one, or raw lines, are not paged)."""
+    require("tmux", "tmux")
+    marker = tmp_path / "paged"
+    pager = tmp_path / "pager.py"
+    pager.write_text("import sys\nopen(sys.argv[1], 'a').write('paged\\n')\n"
+                     "sys.stdout.write(sys.stdin.read())\n")
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color",
+               PAGER=f"{sys.executable} {pager} {marker}")
+    term = Tmux(f"{sys.executable} -m syncsh", env, width=100, height=15)
+
+    def run(line: str, done: str) -> int:
+        term.keys(line, "Enter")
+        term.wait_for(done)
+        time.sleep(0.3)
+        term.keys("C-l")                    # a clean screen: the next wait sees its own reply
+        subprocess.run([*term.tmux, "clear-history", "-t", term.name], check=True)
+        return len(marker.read_text().splitlines()) if marker.exists() else 0
+    try:
+        term.wait_for("syncsh>")
+        assert run("quota user.dpc22", "OK  quota limit") == 0          # short: not paged
+        assert run("\\pager on", "pager on: every reply") == 0
+        assert run("quota user.dpc22", "OK  quota limit") == 1          # on: paged anyway
+        assert run("\\pager off", "pager off: replies are never paged") == 1
+        assert run("user_all dpc22", "OK  quota limit") == 1            # off: tall, not paged
+        assert run("\\pager auto", "pager auto") == 1
+        assert run("user_all dpc22", "OK  quota limit") == 2            # auto: tall, paged
+        assert run("\\format raw", "format raw (was table)") == 2
+        assert run("user_all dpc22", "OK 100000") == 2                  # raw: not paged
+    finally:
+        term.close()

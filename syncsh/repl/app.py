@@ -225,7 +225,10 @@ class Console:
         from syncsh.private import masked
         self.commands_run.append(masked(line))
         from syncsh.repl.pager import PagedOutput, PagerQuit
-        out = PagedOutput(self.out, enabled=self.pager != "off", always=self.pager == "on")
+        # auto pages tables (raw and JSON lines are for copying and piping); on pages all
+        out = PagedOutput(self.out, enabled=self.pager == "on" or
+                          (self.pager == "auto" and self.fmt == "table"),
+                          always=self.pager == "on")
         renderer = self._renderer(out)
         reply: list[str] = []
         hooks = []
@@ -367,7 +370,7 @@ class Console:
             self.pager = rest
             print({"on": "pager on: every reply goes through the pager",
                    "off": "pager off: replies are never paged",
-                   "auto": "pager auto: a reply taller than the window is paged"}[rest],
+                   "auto": "pager auto: a table taller than the window is paged"}[rest],
                   file=sys.stderr)
         elif word == "\\trace":
             if rest not in ("on", "off", ""):

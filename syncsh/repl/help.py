@@ -45,8 +45,9 @@ META_COMMANDS = (
                 ("table: labelled, aligned; raw: the server's lines as they came; "
                  "json: one JSON object a line",), ("\\format raw",)),
     MetaCommand("\\pager", "on|off|auto", "page replies taller than the window",
-                ("auto (default; off with --no-pager): page a reply that would not fit; "
-                 "on: every reply goes through the pager; off: never page",
+                ("auto (default; off with --no-pager): page a table that would not fit "
+                 "the window; on: every reply, in every format, goes through the pager; "
+                 "off: never page",
                  "the pager is $PAGER (less if unset; LESS=-SRXF when LESS is unset)"),
                 ("\\pager off",)),
     MetaCommand("\\trace", "on|off", "show both directions with timings, on stderr",
