@@ -203,3 +203,69 @@ def test_a_closed_stdin_is_one_line():
     assert proc.returncode == 2
     assert proc.stderr.decode() == ("syncsh: standard input is closed: give commands with "
                                     "-c COMMAND or -f FILE\n")
+
+
+def parsers():
+    """Every parser syncsh builds (the client's and each sub-command's, sub-parsers too),
+    caught as it is about to parse."""
+    import argparse
+    from syncsh import cli
+
+    class Caught(Exception):
+        pass
+    found = {"syncsh": cli.client_parser()}
+    real = cli._Parser.parse_args
+
+    def catch(self, *args, **kwargs):
+        raise Caught(self)
+    cli._Parser.parse_args = catch
+    try:
+        for name, run in cli.SUBCOMMANDS.items():
+            try:
+                run([])
+            except Caught as caught:
+                found[name] = caught.args[0]
+    finally:
+        cli._Parser.parse_args = real
+    for name, parser in list(found.items()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found.update({f"{name} {sub}": p for sub, p in action.choices.items()})
+    return found
+
+
+def test_every_option_of_every_command_has_help_text():
+    found = parsers()
+    assert {"syncsh", "diff", "server", "demo", "demo init", "replicate", "replay", "record",
+            "tap"} <= set(found)
+    missing = [f"{name} {action.option_strings or action.dest}"
+               for name, parser in found.items() for action in parser._actions
+               if not action.help and not action.__class__.__name__.startswith("_SubParsers")]
+    assert missing == []
+
+
+def test_each_command_lists_only_its_own_options():
+    found = parsers()
+
+    def options(name):
+        return {o for action in found[name]._actions for o in action.option_strings}
+    diff = options("diff")
+    assert not diff & {"--lock-idle", "--allow-writes", "--read-only", "--no-pager"}
+    assert {"--user", "--timeout", "--tls", "--remote-command", "--format"} <= diff
+    format_choices = [a.choices for a in found["diff"]._actions if "--format" in a.option_strings]
+    assert format_choices == [("table", "json")]
+    assert {"--lock-idle", "--allow-writes", "--no-pager"} <= options("syncsh")
+    assert {"--lock-idle", "--no-pager"} <= options("record")
+    from syncsh.diff.cli import run
+    from syncsh.errors import UsageError
+    with pytest.raises(UsageError, match="unrecognized arguments: --lock-idle"):
+        run(["demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22", "--lock-idle", "5"])
+
+
+def test_help_names_every_target_form():
+    from syncsh.targets import FORMS, SCHEMES
+    text = syncsh("--help").stdout.decode()
+    for form, meaning in FORMS:
+        assert f"\n  {form}\n      {meaning.split()[0]}" in text
+    assert all(any(form.startswith(scheme) for form, _ in FORMS) for scheme in SCHEMES)
+    assert [line for line in text.splitlines() if len(line) > 80] == []
