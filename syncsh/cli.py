@@ -318,7 +318,11 @@ def run_one_shot(target, args, script: list[str]) -> int:
             if line.startswith("\\upload "):
                 from syncsh.upload import UploadFailed, parse_args, upload
                 try:
-                    print(upload(session, *parse_args(line.partition(" ")[2])))
+                    said = upload(session, *parse_args(line.partition(" ")[2]))
+                    if fmt == "json":           # JSON lines throughout
+                        import json
+                        said = json.dumps({"type": "upload", "text": said})
+                    print(said)
                 except UploadFailed as exc:
                     from syncsh.printable import printable
                     print(f"syncsh: \\upload: {printable(str(exc))}", file=sys.stderr)
