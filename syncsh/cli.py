@@ -312,6 +312,7 @@ def run_one_shot(target, args, script: list[str]) -> int:
                 raise
         renderer.banner(session.banner, target.text)
         session.on_wire = renderer.wire if fmt == "raw" else None
+        session.wire_in_regions = True          # a listing's run written in one go
         from syncsh.private import masked
         for line in script:
             renderer.command(masked(line))           # a typed AUTHENTICATE/LOGIN: masked

@@ -216,13 +216,20 @@ class RawRenderer(Renderer):
 
     def wire(self, direction: str, raw: bytes) -> None:
         # the pieces come as read: a long line can come in several (a record list run by
-        # run), so a line break is written only where the server ended a line
+        # run), so a line break is written only where the server ended a line; a piece
+        # may also hold many lines (a listing's run, Session.wire_in_regions): each CRLF
+        # is a newline, written in one go
         if direction != "S":
             return
-        if raw.endswith(b"\r\n"):
-            self._line(raw[:-2])
-        else:
-            self._line(raw, end=b"")
+        if self._bytes is not None:
+            self.out.flush()
+            self._bytes.write(raw.replace(b"\r\n", b"\n"))
+            return
+        *lines, last = raw.split(b"\r\n")
+        for line in lines:
+            self._line(line)
+        if last:
+            self._line(last, end=b"")
 
     def flush(self) -> None:
         super().flush()

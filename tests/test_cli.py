@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import subprocess
 import sys
 
 import pytest
@@ -269,3 +270,36 @@ def test_help_names_every_target_form():
         assert f"\n  {form}\n      {meaning.split()[0]}" in text
     assert all(any(form.startswith(scheme) for form, _ in FORMS) for scheme in SCHEMES)
     assert [line for line in text.splitlines() if len(line) > 80] == []
+
+
+LISTING_SERVER = """import sys
+sys.stdout.buffer.write(b'* Sync Server v0.0 [EXPERIMENTAL]\\r\\n'); sys.stdout.flush()
+for line in iter(sys.stdin.buffer.readline, b''):
+    if line.upper().startswith(b'EXIT'):
+        sys.stdout.buffer.write(b'OK Finished\\r\\n'); sys.stdout.flush(); break
+    sys.stdout.buffer.write(open(sys.argv[1], 'rb').read()); sys.stdout.flush()
+"""
+
+
+def test_raw_output_of_a_big_listing_is_the_servers_lines(tmp_path):
+    """A listing's runs go to the raw view whole (no per-line work): the file holds the
+    server's lines exactly, CRLF as a newline, however the runs were cut."""
+    reply = [b'** 6b98205c796c6c61 user.big "big\\tlrswipcda\\t" 30010 1062945305\r\n']
+    for uid in range(1, 30001):
+        flags = (b"\\answered", b"", b"$Label one", b"\\seen \\flagged")[uid % 4]
+        reply.append(b"* %d 0101003f4c56b0%010x (%s)\r\n" % (uid, uid, flags))
+        if uid == 15000:
+            reply.append(b"* 15000x a line that is not a message\r\n")
+    reply.append(b"OK User_Some finished\r\n")
+    listing = tmp_path / "listing"
+    listing.write_bytes(b"".join(reply))
+    server = tmp_path / "server.py"
+    server.write_text(LISTING_SERVER)
+    out = tmp_path / "out"
+    with open(out, "wb") as handle:
+        done = subprocess.run([sys.executable, "-m", "syncsh", f"exec:{sys.executable} {server} "
+                               f"{listing}", "--format", "raw", "-c", "user_some big user.big"],
+                              stdout=handle, stderr=subprocess.PIPE, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == (b"* Sync Server v0.0 [EXPERIMENTAL]\n"
+                                + b"".join(reply).replace(b"\r\n", b"\n"))

@@ -246,6 +246,7 @@ class Console:
         if self.recorder is not None:
             hooks.append(lambda d, raw: d == "S" and reply.extend(_reply_lines(raw)))
         self.session.on_wire = (lambda d, raw: [h(d, raw) for h in hooks]) if hooks else None
+        self.session.wire_in_regions = not self.trace   # the trace times each line
         events = self.session.execute(line, batches=True, confirmed=confirmed)
         try:
             from syncsh.protocol.crc import checked
