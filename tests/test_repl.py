@@ -1,5 +1,6 @@
-"""The interactive console: a real terminal through tmux, and key-level tests through
-prompt_toolkit's pipe input."""
+"""The interactive console: a real terminal through tmux, a pseudo-terminal drawn by pyte
+(pexpect; tests that only read the screen), and key-level tests through prompt_toolkit's
+pipe input."""
 
 import os
 import shutil
@@ -356,9 +357,10 @@ def test_a_tall_reply_pages_through_less_as_psql_runs_it(tmp_path):
 
 @pytest.mark.parametrize("width", [80, 60])
 def test_the_toolbar_keeps_what_matters_whole_at_any_width(tmp_path, width):
-    require("tmux", "tmux")
+    # a screen is all it needs: a pseudo-terminal drawn by pyte, no multiplexer
+    from pty_terminal import PtyTerminal
     env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
-    term = Tmux(f"{sys.executable} -m syncsh", env, width=width, height=20)
+    term = PtyTerminal(f"{sys.executable} -m syncsh", env, width=width, height=20)
     try:
         term.wait_for("syncsh>")
         term.keys("user dpc22", "Enter")
@@ -465,21 +467,21 @@ def test_meta_commands_say_what_they_changed_and_exit_points_to_reconnect(capsys
 def test_pager_on_off_auto(tmp_path):
     """\\pager on: every reply through the pager; off: none; auto: a table taller than the
     window (a short one, or raw lines, are not paged)."""
-    require("tmux", "tmux")
+    from pty_terminal import PtyTerminal
     marker = tmp_path / "paged"
     pager = tmp_path / "pager.py"
     pager.write_text("import sys\nopen(sys.argv[1], 'a').write('paged\\n')\n"
                      "sys.stdout.write(sys.stdin.read())\n")
     env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color",
                PAGER=f"{sys.executable} {pager} {marker}")
-    term = Tmux(f"{sys.executable} -m syncsh", env, width=100, height=15)
+    term = PtyTerminal(f"{sys.executable} -m syncsh", env, width=100, height=15)
 
     def run(line: str, done: str) -> int:
         term.keys(line, "Enter")
         term.wait_for(done)
         time.sleep(0.3)
         term.keys("C-l")                    # a clean screen: the next wait sees its own reply
-        subprocess.run([*term.tmux, "clear-history", "-t", term.name], check=True)
+        term.wait_gone(done)
         return len(marker.read_text().splitlines()) if marker.exists() else 0
     try:
         term.wait_for("syncsh>")
