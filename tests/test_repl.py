@@ -496,3 +496,39 @@ def test_pager_on_off_auto(tmp_path):
         assert run("user_all dpc22", "OK 100000") == 2                  # raw: not paged
     finally:
         term.close()
+
+
+def test_completion_continuation_and_did_you_mean_on_a_terminal(tmp_path):
+    """The issue's terminal walk: sel+Tab gives select, setf+Tab gives setflags, a flag
+    list continued on the next line sets both flags, and selct is not sent but offers
+    select."""
+    from pty_terminal import PtyTerminal
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
+    term = PtyTerminal(f"{sys.executable} -m syncsh --no-pager", env, width=120, height=40)
+    try:
+        term.wait_for("(seed dialect)")
+        term.keys("user dpc22", "Enter")
+        term.wait_for("OK Locked dpc22")
+        term.keys("sel", "Tab")
+        term.wait_for("syncsh> select")
+        term.keys(" user.dpc22", "Enter")
+        term.wait_for("OK  selected")
+        term.keys("setf", "Tab")
+        term.wait_for("syncsh> setflags")
+        term.keys(" 4140 (hello world", "Enter")
+        term.wait_for("(hello world\n...")            # the list goes on
+        term.keys(")", "Enter")
+        term.wait_for("OK Updated flags on 1 messages okay")
+        term.keys("status", "Enter")
+        screen = term.wait_for("OK  uidlast 4151")
+        assert "      4140  0101003f4c56b08c9d000026  hello world" in screen
+        term.keys("C-l")
+        term.wait_gone("OK  uidlast")
+        term.keys("selct user.dpc22", "Enter")
+        term.wait_for("selct is not a command here; did you mean select? Send selct as "
+                      "typed? [y/N]")
+        term.keys("n", "Enter")
+        screen = term.wait_for("not sent: selct (did you mean select?)")
+        assert "BAD" not in screen and "Unrecognized" not in screen
+    finally:
+        term.close()
