@@ -315,7 +315,7 @@ class TableRenderer(Renderer):
         so the prompt comes up sooner."""
         if self._console is None:
             from rich.console import Console
-            self._console = Console(file=_Trimmed(self.out), force_terminal=self.color,
+            self._console = Console(file=Trimmed(self.out), force_terminal=self.color,
                                     no_color=not self.color, width=self.width, highlight=False,
                                     soft_wrap=True)
         return self._console
@@ -600,7 +600,7 @@ def _dlist_labelled(event) -> str:
     return f"{_escape(event.name.lower())}  {_escape(encode(value).decode('utf-8', 'replace'))}"
 
 
-class _Trimmed:
+class Trimmed:
     """A stream for rich: its tables pad every line to the column widths; the spaces
     before each line's end (and before any closing colour codes) are left out."""
     _PADDING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)(?=\n)")

@@ -85,3 +85,11 @@ def test_modern_replies_are_labelled():
     rows = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert rows[0] == {"type": "quota", "root": "user.carol", "limit": 10000,
                        "resources": {"STORAGE": 10000, "MESSAGE": 500}, "modseq": 3}
+
+
+def test_the_diff_report_ends_its_lines_where_their_text_does(capsys):
+    from syncsh.diff.cli import run
+    assert run(["demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22", "--no-color"]) == 1
+    out = capsys.readouterr().out
+    assert "  dpc22    user.dpc22    uidlast, seen\n" in out           # its summary table
+    assert [line for line in out.split("\n") if line.endswith(" ")] == []

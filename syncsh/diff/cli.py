@@ -97,8 +97,8 @@ def run(argv: list[str]) -> int:
     streamed = None
     if args.format != "json":
         from rich.console import Console
-        from syncsh.render import color_wanted
-        console = Console(file=sys.stdout, highlight=False, soft_wrap=True,
+        from syncsh.render import Trimmed, color_wanted
+        console = Console(file=Trimmed(sys.stdout), highlight=False, soft_wrap=True,
                           force_terminal=color_wanted(sys.stdout, False if args.no_color else None),
                           no_color=args.no_color or not color_wanted(sys.stdout))
         text.render_header(master.text, replica.text, console)
