@@ -532,3 +532,25 @@ def test_completion_continuation_and_did_you_mean_on_a_terminal(tmp_path):
         assert "BAD" not in screen and "Unrecognized" not in screen
     finally:
         term.close()
+
+
+def test_meta_command_arguments_complete_from_the_meta_table():
+    from syncsh.protocol.commands import CSYNC, LEGACY
+    from syncsh.repl.app import META
+    from syncsh.repl.completer import SyncCompleter
+    from syncsh.session import Learnt
+
+    class State:
+        user = selected = None
+
+    def texts(text, table=LEGACY):
+        completer = SyncCompleter(table, Learnt(), State(), META)
+        return [c.text for c in completer.get_completions(Document(text), None)]
+    assert texts("\\format ") == ["table", "raw", "json"] and texts("\\format j") == ["json"]
+    assert texts("\\pager a") == ["auto"] and texts("\\trace o") == ["on", "off"]
+    assert texts("\\record o") == ["off"]
+    assert texts("\\help setf")[0] == "setflags" and texts("\\help \\d")[0] == "\\diff"
+    assert texts("\\help tar")[0] == "target"
+    assert texts("\\help ap", CSYNC)[0] == "apply"         # the dialect spoken
+    assert texts("\\h upl")[:2] == ["upload", "upload_sieve"]      # \\h: \\help too
+    assert texts("\\quit x") == [] and texts("\\format raw x") == []

@@ -20,6 +20,7 @@ class MetaCommand:
     details: tuple[str, ...] = ()       # lines of further explanation
     examples: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()       # the words its argument may be (completion offers them)
 
     @property
     def syntax(self) -> str:
@@ -43,20 +44,21 @@ META_COMMANDS = (
                 examples=("\\reconnect",)),
     MetaCommand("\\format", "table|raw|json", "how replies are shown from now on",
                 ("table: labelled, aligned; raw: the server's lines as they came; "
-                 "json: one JSON object a line",), ("\\format raw",)),
+                 "json: one JSON object a line (docs/json.md)",), ("\\format raw",),
+                choices=("table", "raw", "json")),
     MetaCommand("\\pager", "on|off|auto", "page replies taller than the window",
                 ("auto (default; off with --no-pager): page a table that would not fit "
                  "the window; on: every reply, in every format, goes through the pager; "
                  "off: never page",
                  "the pager is $PAGER (less if unset; LESS=-SRXF when LESS is unset)"),
-                ("\\pager off",)),
+                ("\\pager off",), choices=("on", "off", "auto")),
     MetaCommand("\\trace", "on|off", "show both directions with timings, on stderr",
-                examples=("\\trace on",)),
+                examples=("\\trace on",), choices=("on", "off")),
     MetaCommand("\\history", "", "the commands run in this session (secrets masked)",
                 examples=("\\history",)),
     MetaCommand("\\record", "FILE | off", "write the session as a replayable transcript",
                 ("FILE: created 0600; off: stop and close it (syncsh replay FILE runs it)",),
-                ("\\record /tmp/session.txt", "\\record off")),
+                ("\\record /tmp/session.txt", "\\record off"), choices=("off",)),
     MetaCommand("\\upload", "FILE MAILBOX [FLAG …]",
                 "add a message file to a mailbox (modern dialect; a write)",
                 ("FILE: an RFC 5322 message; MAILBOX: its full name; FLAG: e.g. \\Seen",),
