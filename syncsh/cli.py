@@ -43,48 +43,81 @@ class _Ordered(argparse.Action):
 
 
 def _add_client_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("table", "raw", "json"),
-                   help="reply format (default: table on a terminal, raw when piped)")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                   help="idle timeout: the longest wait for the server's next bytes (default 30)")
-    p.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
-                   help="overall bound on one whole reply, however it trickles in "
-                        "(default 20 x --timeout; 0: none)")
-    p.add_argument("--max-line", type=_size, default=8 << 20, metavar="BYTES",
-                   help="longest reply line kept; a longer one is skipped with an error "
-                        "(default 8M; K, M, G suffixes)")
-    p.add_argument("--max-greeting-lines", type=int, default=1000, metavar="N",
-                   help="most lines a server may send before its banner (default 1000)")
-    p.add_argument("--dialect", choices=("seed", "2005", "2.3", "csync"),
-                   help="override the dialect detected from the banner")
+    """Everything a console takes: the reply format, the guard rail, the REPL's own, and how
+    to reach a target."""
+    add_format_option(p, ("table", "raw", "json"),
+                      "reply format (default: table on a terminal, raw when piped)")
+    add_guard_options(p.add_argument_group("writes"))
+    repl = p.add_argument_group("the interactive console")
+    repl.add_argument("--no-pager", action="store_true",
+                      help="never page long output (\\pager on|off|auto in the console)")
+    repl.add_argument("--lock-idle", type=float, default=300.0, metavar="SECONDS",
+                      help="send ENDUSER when a user lock has been held idle this long "
+                           "(default 300; 0: never)")
+    add_connection_options(p)
+
+
+def add_format_option(p, choices, help_text: str) -> None:
+    p.add_argument("--format", choices=choices, help=help_text)
+
+
+def add_guard_options(p) -> None:
     guard = p.add_mutually_exclusive_group()
     guard.add_argument("--allow-writes", action="store_true",
-                       help="let commands that change the replica through on non-demo targets")
-    guard.add_argument("--read-only", action="store_true", help="refuse every write")
+                       help="let commands that change the replica through on non-demo targets "
+                            "without asking")
+    guard.add_argument("--read-only", action="store_true",
+                       help="refuse every write, from every command")
+
+
+def add_connection_options(p: argparse.ArgumentParser) -> None:
+    """How to reach a target and read its replies: every command that opens one takes these."""
     p.add_argument("--no-color", action="store_true", help="no colour (NO_COLOR works too)")
-    p.add_argument("--no-pager", action="store_true", help="never page long output")
-    p.add_argument("--lock-idle", type=float, default=300.0, metavar="SECONDS",
-                   help="REPL: send ENDUSER when a user lock has been held idle this long "
-                        "(default 300; 0: never)")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors")
-    p.add_argument("--config", metavar="FILE", help="named targets (default: the user's "
-                                                   "config.toml)")
-    p.add_argument("--remote-command", metavar="CMD",
-                   help="ssh://: the command to run remotely (with arguments)")
-    p.add_argument("--ssh-config", metavar="FILE", help="ssh://: instead of ~/.ssh/config")
-    p.add_argument("--ssh-backend", choices=("paramiko", "openssh"), default="paramiko",
-                   help="ssh://: paramiko (default) or the system's ssh -T")
-    p.add_argument("--password-file", metavar="FILE",
-                   help="csync://: read the password here (or SYNCSH_PASSWORD; never argv)")
-    p.add_argument("--sasl-mech", metavar="MECH", help="csync://: PLAIN, LOGIN or SCRAM-SHA-256")
-    p.add_argument("--tls", choices=("require", "prefer", "off"),
-                   help="csync://: require: refuse a server without STARTTLS; prefer (default): "
-                        "TLS when offered, else no clear-text password but to loopback; off: "
-                        "never TLS")
-    p.add_argument("--insecure", action="store_true",
-                   help="csync://: STARTTLS without verifying the certificate")
-    p.add_argument("--via", metavar="ssh://JUMP", help="csync://: tunnel through this SSH host")
-    p.add_argument("--no-compress", action="store_true", help="csync://: no COMPRESS DEFLATE")
+    p.add_argument("--config", metavar="FILE", help="named targets and pairs (default: the "
+                                                   "user's config.toml)")
+    wire = p.add_argument_group("the connection")
+    wire.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                      help="idle timeout: the longest wait for the server's next bytes "
+                           "(default 30)")
+    wire.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                      help="overall bound on one whole reply, however it trickles in "
+                           "(default 20 x --timeout; 0: none)")
+    wire.add_argument("--max-line", type=_size, default=8 << 20, metavar="BYTES",
+                      help="longest reply line kept; a longer one is skipped with an error "
+                           "(default 8M; K, M, G suffixes)")
+    wire.add_argument("--max-greeting-lines", type=int, default=1000, metavar="N",
+                      help="most lines a server may send before its banner (default 1000)")
+    wire.add_argument("--dialect", choices=("seed", "2005", "2.3", "csync"),
+                      help="override the dialect detected from the banner")
+    ssh = p.add_argument_group("ssh:// targets")
+    ssh.add_argument("--remote-command", metavar="CMD",
+                     help="the command to run remotely (with arguments)")
+    ssh.add_argument("--ssh-config", metavar="FILE", help="instead of ~/.ssh/config")
+    ssh.add_argument("--ssh-backend", choices=("paramiko", "openssh"), default="paramiko",
+                     help="paramiko (default) or the system's ssh -T")
+    csync = p.add_argument_group("csync:// targets")
+    csync.add_argument("--password-file", metavar="FILE",
+                       help="read the password here (or SYNCSH_PASSWORD; never argv)")
+    csync.add_argument("--sasl-mech", metavar="MECH", help="PLAIN, LOGIN or SCRAM-SHA-256")
+    csync.add_argument("--tls", choices=("require", "prefer", "off"),
+                       help="require: refuse a server without STARTTLS; prefer (default): "
+                            "TLS when offered, else no clear-text password but to loopback; "
+                            "off: never TLS")
+    csync.add_argument("--insecure", action="store_true",
+                       help="STARTTLS without verifying the certificate")
+    csync.add_argument("--via", metavar="ssh://JUMP", help="tunnel through this SSH host")
+    csync.add_argument("--no-compress", action="store_true", help="no COMPRESS DEFLATE")
+
+
+def target_forms_help() -> str:
+    from syncsh.targets import FORMS
+    import textwrap
+    lines = ["targets:"]
+    for form, meaning in FORMS:
+        lines.append(f"  {form}")
+        lines += textwrap.wrap(meaning, 76, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)
 
 
 def target_options(args, *, interactive: bool):
@@ -137,11 +170,12 @@ def _ask_answer(question: str) -> str | None:
 
 def client_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="syncsh", description="A console for the Cyrus IMAP replication protocol.",
-                epilog="Other commands: syncsh server | demo | replicate | replay | record | diff | tap "
-                       "(each with --help)")
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog=target_forms_help() + "\n\nOther commands (each with --help):\n"
+                       "  syncsh server | demo | replicate | replay | record | diff | tap")
     p.add_argument("--version", action="version", version=f"syncsh {__version__}")
-    p.add_argument("target", nargs="?", help="demo:NAME, exec:COMMAND, ssh://[user@]host[:port][/path] "
-                                             f"or a named target (default {DEFAULT_TARGET})")
+    p.add_argument("target", nargs="?", help="where to connect: one of the target forms below "
+                                             f"(default {DEFAULT_TARGET})")
     p.add_argument("-c", dest="c", action=_Ordered, metavar="COMMAND",
                    help="run COMMAND (repeatable; runs all in order, then exits)")
     p.add_argument("-f", dest="f", action=_Ordered, metavar="FILE",
@@ -278,13 +312,18 @@ def run_one_shot(target, args, script: list[str]) -> int:
                 raise
         renderer.banner(session.banner, target.text)
         session.on_wire = renderer.wire if fmt == "raw" else None
+        session.wire_in_regions = True          # a listing's run written in one go
         from syncsh.private import masked
         for line in script:
             renderer.command(masked(line))           # a typed AUTHENTICATE/LOGIN: masked
             if line.startswith("\\upload "):
                 from syncsh.upload import UploadFailed, parse_args, upload
                 try:
-                    print(upload(session, *parse_args(line.partition(" ")[2])))
+                    said = upload(session, *parse_args(line.partition(" ")[2]))
+                    if fmt == "json":           # JSON lines throughout
+                        import json
+                        said = json.dumps({"type": "upload", "text": said})
+                    print(said)
                 except UploadFailed as exc:
                     from syncsh.printable import printable
                     print(f"syncsh: \\upload: {printable(str(exc))}", file=sys.stderr)
@@ -343,7 +382,8 @@ def cmd_server(argv: list[str]) -> int:
     p.add_argument("--store", required=True, metavar="DIR", help="the mailstore (created if absent)")
     p.add_argument("-v", dest="verbosity", action="count", default=0,
                    help="-v -v: trace each command on stderr")
-    p.add_argument("--dialect", choices=("seed", "2005"), default="seed")
+    p.add_argument("--dialect", choices=("seed", "2005"), default="seed",
+                   help="the greeting and replies of this dialect (default seed)")
     p.add_argument("--lock-timeout", type=float, default=10.0, metavar="SECONDS",
                    help="how long a session waits for a user lock before NO (default 10)")
     p.add_argument("--idle-timeout", type=float, default=1800.0, metavar="SECONDS",
@@ -361,7 +401,7 @@ def cmd_demo(argv: list[str]) -> int:
     p = _Parser(prog="syncsh demo", description="The demo pair of the Replication Examples.")
     sub = p.add_subparsers(dest="action", required=True)
     init = sub.add_parser("init", help="create DIR/cyrus-1 (master) and DIR/cyrus-2 (replica)")
-    init.add_argument("directory")
+    init.add_argument("directory", help="where to create the pair")
     sub.add_parser("reset", help="restore the pair that demo: targets open")
     sub.add_parser("path", help="where the demo: pair lives")
     args = p.parse_args(argv)

@@ -104,6 +104,9 @@ def event_to_json(event) -> dict:
             data["literal"] = event.data.decode("utf-8", "replace")
         elif event.data is not None:
             data["value"] = event.data
+            name = OK_VALUE_NAMES.get(event.command)
+            if name and isinstance(event.data, int):
+                data[name.replace(" ", "_")] = event.data
         return data
     return _modern_event_to_json(event) or {"type": type(event).__name__.lower(),
                                             "text": str(event)}
@@ -217,13 +220,20 @@ class RawRenderer(Renderer):
 
     def wire(self, direction: str, raw: bytes) -> None:
         # the pieces come as read: a long line can come in several (a record list run by
-        # run), so a line break is written only where the server ended a line
+        # run), so a line break is written only where the server ended a line; a piece
+        # may also hold many lines (a listing's run, Session.wire_in_regions): each CRLF
+        # is a newline, written in one go
         if direction != "S":
             return
-        if raw.endswith(b"\r\n"):
-            self._line(raw[:-2])
-        else:
-            self._line(raw, end=b"")
+        if self._bytes is not None:
+            self.out.flush()
+            self._bytes.write(raw.replace(b"\r\n", b"\n"))
+            return
+        *lines, last = raw.split(b"\r\n")
+        for line in lines:
+            self._line(line)
+        if last:
+            self._line(last, end=b"")
 
     def flush(self) -> None:
         super().flush()
@@ -309,7 +319,7 @@ class TableRenderer(Renderer):
         so the prompt comes up sooner."""
         if self._console is None:
             from rich.console import Console
-            self._console = Console(file=self.out, force_terminal=self.color,
+            self._console = Console(file=Trimmed(self.out), force_terminal=self.color,
                                     no_color=not self.color, width=self.width, highlight=False,
                                     soft_wrap=True)
         return self._console
@@ -389,8 +399,9 @@ class TableRenderer(Renderer):
         if self._modern:
             extra = (f"{msg.modseq or 0:>8}  {utc(msg.internaldate)[:19]:<19}  "
                      f"{msg.size if msg.size is not None else '':>9}  ")
+        guid = printable(msg.guid).ljust(self._guid_width) if flags else printable(msg.guid)
         self.out.write(f"{self._paint('uid', f'{msg.uid:>10}')}  {extra}"
-                       f"{self._paint(guid_style, printable(msg.guid).ljust(self._guid_width))}  {flags}\n")
+                       f"{self._paint(guid_style, guid)}{'  ' if flags else ''}{flags}\n")
         self._rows += 1
         if any(f.lower() == "\\expunged" for f in msg.flags):
             self._expunged += 1
@@ -418,8 +429,10 @@ class TableRenderer(Renderer):
         else:
             start = 0
         width = self._guid_width
-        flag_text = {flags: printable(" ".join(flags)) for flags in set(batch.flags)}
-        self.out.write("".join([f"{uid:>10}  {guid.ljust(width)}  {flag_text[flags]}\n"
+        # (no flags: the line ends at the GUID, with no padding after it)
+        flag_text = {flags: "  " + printable(" ".join(flags)) if flags else ""
+                     for flags in set(batch.flags)}
+        self.out.write("".join([f"{uid:>10}  {guid.ljust(width)}{flag_text[flags]}\n"
                                 for uid, guid, flags in zip(batch.uids[start:],
                                                             batch.guids[start:],
                                                             batch.flags[start:])]))
@@ -502,9 +515,15 @@ class TableRenderer(Renderer):
             self._end_rows()
         elif isinstance(event, Quota):
             self._end_rows()
-            limits = _escape("  ".join(f"{k} {v}" for k, v in event.resources))
-            self.console.print(f"quota  [bold]{_escape(event.root)}[/bold]  limit {event.limit}"
-                               f"  {limits}  [dim]modseq {event.modseq}[/dim]", markup=True)
+            limits = [(k.lower(), v) for k, v in event.resources]
+            if event.limit is not None and "storage" not in dict(limits):
+                limits.insert(0, ("storage", event.limit))
+            shown = "  ".join(f"{_escape(name)} limit {value}"
+                              + (" KiB" if name.endswith("storage") else "")
+                              for name, value in limits) or "no limits"
+            self.console.print(f"quota  [bold]{_escape(event.root)}[/bold]  {shown}"
+                               + (f"  [dim]modseq {event.modseq}[/dim]"
+                                  if event.modseq is not None else ""), markup=True)
         elif isinstance(event, Seen):
             self._end_rows()
             self.console.print(f"seen  {_escape(event.uniqueid)}  lastuid {event.lastuid}  "
@@ -520,9 +539,7 @@ class TableRenderer(Renderer):
                                       value.get("USERID"), value.get("VALUE")))
         elif isinstance(event, DlistLine):
             self._end_rows()
-            from syncsh.protocol.dlist import encode
-            self.console.print(f"{_escape(event.name)}  {_escape(encode(event.value).decode('utf-8', 'replace'))}",
-                               markup=True)
+            self.console.print(_dlist_labelled(event), markup=True)
 
     def done(self, done: Done) -> None:
         if isinstance(done.data, SelectInfo):
@@ -536,6 +553,10 @@ class TableRenderer(Renderer):
         if isinstance(done.data, bytes):
             self.out.write(printable(done.data.decode("utf-8", "replace").rstrip("\r\n"),
                                      block=True) + "\n")
+        labelled = _labelled_ok(done)
+        if labelled:
+            self.console.print(f"[green]OK[/green]  {labelled}", markup=True)
+            return
         colour = {"OK": "green", "NO": "red", "BAD": "bold red"}.get(done.status, "red")
         text = _escape(done.text)
         if done.code and done.status != "OK":
@@ -544,6 +565,65 @@ class TableRenderer(Renderer):
 
 
 _CYRUS_OWN = "/vendor/cmu/cyrus-imapd/"
+
+# what the number of a documented-dialect OK is, by command (JSON names it the same way)
+OK_VALUE_NAMES = {"STATUS": "uidlast", "QUOTA": "quota limit", "USER_ALL": "quota limit"}
+
+
+def _labelled_ok(done: Done) -> str | None:
+    """An OK's data with its labels (rich markup), or None when it carries none."""
+    if not done.ok:
+        return None
+    name = OK_VALUE_NAMES.get(done.command)
+    if name and isinstance(done.data, int):
+        if name == "uidlast":
+            return f"uidlast {done.data}"
+        if done.data == 0 and done.command == "USER_ALL":
+            return "quota limit 0 (no quota root)"
+        return f"{name} {done.data} KiB"
+    if isinstance(done.data, dict) and done.command == "INFO":
+        flags = " ".join(done.data.get("flags") or ()) or "(none)"
+        return (f"uidvalidity {done.data['uidvalidity']} [dim]{utc(done.data['uidvalidity'])}"
+                f"[/dim]  uidlast {done.data['uidlast']}  user flags {_escape(flags)}")
+    return None
+
+
+def _dlist_labelled(event) -> str:
+    """A modern reply line syncsh has no table for: its name, then each key with its value
+    (a message file: where it is and its size, not its bytes)."""
+    from syncsh.protocol.dlist import encode
+    value = event.value
+    if hasattr(value, "guid") and hasattr(value, "data"):
+        return (f"{_escape(event.name.lower())}  guid [yellow]{_escape(value.guid)}[/yellow]  "
+                f"partition {_escape(value.partition)}  {len(value.data)} bytes "
+                "[dim](--format json has them)[/dim]")
+    if isinstance(value, dict):
+        return f"{_escape(event.name.lower())}  " + "  ".join(
+            f"[dim]{_escape(str(key).lower())}[/dim] "
+            f"{_escape(encode(item).decode('utf-8', 'replace'))}" for key, item in value.items())
+    return f"{_escape(event.name.lower())}  {_escape(encode(value).decode('utf-8', 'replace'))}"
+
+
+class Trimmed:
+    """A stream for rich: its tables pad every line to the column widths; the spaces
+    before each line's end (and before any closing colour codes) are left out."""
+    _PADDING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)(?=\n)")
+
+    def __init__(self, out) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        self.out.write(self._PADDING.sub(r"\1", text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return _isatty(self.out)
+
+    def fileno(self) -> int:
+        return self.out.fileno()
 
 
 def _plain_text(value) -> str:

@@ -87,7 +87,10 @@ class Session:
         self.timeout = timeout
         self.deadline = deadline if deadline is not None else 20 * timeout
         self._reply_ends_by: float | None = None
-        self.on_wire = on_wire            # (direction "C"/"S", raw bytes) for the wire view
+        self.on_wire = on_wire
+        # whether on_wire takes a big listing's run whole (many lines in one call) rather
+        # than line by line: the raw view writes it in one go; a per-line trace cannot
+        self.wire_in_regions = False            # (direction "C"/"S", raw bytes) for the wire view
         self.target = target
         self.banner: Banner | None = None
         self.user: str | None = None
@@ -130,7 +133,9 @@ class Session:
             event = self.conn.next_event()
             if event is not NEED_DATA:
                 if self.on_wire is not None:
-                    if isinstance(event, MessageBatch):
+                    if isinstance(event, MessageBatch) and self.wire_in_regions:
+                        self.on_wire("S", self.conn.last_raw)
+                    elif isinstance(event, MessageBatch):
                         # the wire view sees what the one-by-one path would show it
                         for piece in self.conn.wire_pieces(self.conn.last_raw):
                             self.on_wire("S", piece)

@@ -1,10 +1,4 @@
-"""Target strings: where a session goes.
-
-    demo:NAME                         the demo pair in the data directory
-    exec:COMMAND                      a local command on stdin/stdout
-    ssh://[user@]host[:port][/path]   a remote command over SSH (--remote-command for args)
-    NAME                              a named target from the config file
-"""
+"""Target strings: where a session goes (FORMS lists them, for every help that names them)."""
 
 from __future__ import annotations
 
@@ -16,6 +10,20 @@ from dataclasses import dataclass, field
 from syncsh.errors import UsageError
 
 SCHEMES = ("demo:", "exec:", "ssh://", "csync://", "unix:", "cyrus:")
+
+# every target form with what it opens: `syncsh --help`, \help target
+FORMS = (
+    ("demo:NAME", "the demo pair in the data directory (demo:cyrus-1, demo:cyrus-2); "
+                  "writes go through"),
+    ("exec:COMMAND", "a local command speaking the protocol on stdin/stdout"),
+    ("ssh://[USER@]HOST[:PORT][/PATH]", "PATH (default sync_server) run over SSH "
+                                        "(--remote-command for arguments)"),
+    ("csync://USER@HOST[:PORT]", "a Cyrus sync_server over TCP (port 2005), SASL login as "
+                                 "USER, STARTTLS when offered"),
+    ("unix:PATH", "a sync_server listening on a UNIX socket"),
+    ("cyrus:IMAPD.CONF", "the local Cyrus' sync_server, run with that imapd.conf"),
+    ("NAME", "a target named in the config file (--config)"),
+)
 CSYNC_PORT = 2005
 SYNC_SERVER = "/usr/lib/cyrus/bin/sync_server"
 

@@ -117,3 +117,21 @@ def pytest_sessionfinish(session, exitstatus):
         text += "\n## Stress runs\n\n" + block + "\n"
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def diff_report(stdout) -> dict:
+    """`syncsh diff --format json`'s JSON lines (docs/json.md) folded back into one
+    report: every line is one object with a type; the "report" line comes last."""
+    import json
+    rows = [json.loads(line) for line in stdout.splitlines()]
+    assert rows and all(isinstance(row, dict) and "type" in row for row in rows), stdout
+    assert rows[-1]["type"] == "report" and [r for r in rows if r["type"] == "report"] == \
+        rows[-1:], stdout
+    report = {k: v for k, v in rows[-1].items() if k != "type"}
+    report["findings"] = [{k: v for k, v in r.items() if k != "type"}
+                          for r in rows if r["type"] == "finding"]
+    report["next_steps"] = [{k: v for k, v in r.items() if k != "type"}
+                            for r in rows if r["type"] == "step"]
+    assert len(report["findings"]) == rows[-1]["findings"]
+    assert len(report["next_steps"]) == rows[-1]["next_steps"]
+    return report

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import subprocess
 import sys
 
 import pytest
@@ -203,3 +204,102 @@ def test_a_closed_stdin_is_one_line():
     assert proc.returncode == 2
     assert proc.stderr.decode() == ("syncsh: standard input is closed: give commands with "
                                     "-c COMMAND or -f FILE\n")
+
+
+def parsers():
+    """Every parser syncsh builds (the client's and each sub-command's, sub-parsers too),
+    caught as it is about to parse."""
+    import argparse
+    from syncsh import cli
+
+    class Caught(Exception):
+        pass
+    found = {"syncsh": cli.client_parser()}
+    real = cli._Parser.parse_args
+
+    def catch(self, *args, **kwargs):
+        raise Caught(self)
+    cli._Parser.parse_args = catch
+    try:
+        for name, run in cli.SUBCOMMANDS.items():
+            try:
+                run([])
+            except Caught as caught:
+                found[name] = caught.args[0]
+    finally:
+        cli._Parser.parse_args = real
+    for name, parser in list(found.items()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found.update({f"{name} {sub}": p for sub, p in action.choices.items()})
+    return found
+
+
+def test_every_option_of_every_command_has_help_text():
+    found = parsers()
+    assert {"syncsh", "diff", "server", "demo", "demo init", "replicate", "replay", "record",
+            "tap"} <= set(found)
+    missing = [f"{name} {action.option_strings or action.dest}"
+               for name, parser in found.items() for action in parser._actions
+               if not action.help and not action.__class__.__name__.startswith("_SubParsers")]
+    assert missing == []
+
+
+def test_each_command_lists_only_its_own_options():
+    found = parsers()
+
+    def options(name):
+        return {o for action in found[name]._actions for o in action.option_strings}
+    diff = options("diff")
+    assert not diff & {"--lock-idle", "--allow-writes", "--read-only", "--no-pager"}
+    assert {"--user", "--timeout", "--tls", "--remote-command", "--format"} <= diff
+    format_choices = [a.choices for a in found["diff"]._actions if "--format" in a.option_strings]
+    assert format_choices == [("table", "json")]
+    assert {"--lock-idle", "--allow-writes", "--no-pager"} <= options("syncsh")
+    assert {"--lock-idle", "--no-pager"} <= options("record")
+    from syncsh.diff.cli import run
+    from syncsh.errors import UsageError
+    with pytest.raises(UsageError, match="unrecognized arguments: --lock-idle"):
+        run(["demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22", "--lock-idle", "5"])
+
+
+def test_help_names_every_target_form():
+    from syncsh.targets import FORMS, SCHEMES
+    text = syncsh("--help").stdout.decode()
+    for form, meaning in FORMS:
+        assert f"\n  {form}\n      {meaning.split()[0]}" in text
+    assert all(any(form.startswith(scheme) for form, _ in FORMS) for scheme in SCHEMES)
+    assert [line for line in text.splitlines() if len(line) > 80] == []
+
+
+LISTING_SERVER = """import sys
+sys.stdout.buffer.write(b'* Sync Server v0.0 [EXPERIMENTAL]\\r\\n'); sys.stdout.flush()
+for line in iter(sys.stdin.buffer.readline, b''):
+    if line.upper().startswith(b'EXIT'):
+        sys.stdout.buffer.write(b'OK Finished\\r\\n'); sys.stdout.flush(); break
+    sys.stdout.buffer.write(open(sys.argv[1], 'rb').read()); sys.stdout.flush()
+"""
+
+
+def test_raw_output_of_a_big_listing_is_the_servers_lines(tmp_path):
+    """A listing's runs go to the raw view whole (no per-line work): the file holds the
+    server's lines exactly, CRLF as a newline, however the runs were cut."""
+    reply = [b'** 6b98205c796c6c61 user.big "big\\tlrswipcda\\t" 30010 1062945305\r\n']
+    for uid in range(1, 30001):
+        flags = (b"\\answered", b"", b"$Label one", b"\\seen \\flagged")[uid % 4]
+        reply.append(b"* %d 0101003f4c56b0%010x (%s)\r\n" % (uid, uid, flags))
+        if uid == 15000:
+            reply.append(b"* 15000x a line that is not a message\r\n")
+    reply.append(b"OK User_Some finished\r\n")
+    listing = tmp_path / "listing"
+    listing.write_bytes(b"".join(reply))
+    server = tmp_path / "server.py"
+    server.write_text(LISTING_SERVER)
+    out = tmp_path / "out"
+    with open(out, "wb") as handle:
+        done = subprocess.run([sys.executable, "-m", "syncsh", f"exec:{sys.executable} {server} "
+                               f"{listing}", "--format", "raw", "-c", "user_some big user.big"],
+                              stdout=handle, stderr=subprocess.PIPE, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == (b"* Sync Server v0.0 [EXPERIMENTAL]\n"
+                                + b"".join(reply).replace(b"\r\n", b"\n"))

@@ -146,9 +146,10 @@ def test_upload_meta_command(cyrus, tmp_path):
                   "-c", f"GET FULLMAILBOX user.{user}")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode()
-    assert f"as UID 3 (GUID {guid}" in out
     import json
-    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in out.splitlines()]       # JSON lines, every one
+    uploads = [r["text"] for r in records if r["type"] == "upload"]
+    assert len(uploads) == 1 and f"as UID 3 (GUID {guid}" in uploads[0]
     added = [r for r in records if r.get("type") == "message" and r["guid"] == guid]
     assert len(added) == 1 and added[0]["uid"] == 3 and added[0]["flags"] == ["$Uploaded"]
     assert added[0]["size"] == len(body)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import syncsh
+from conftest import syncsh, diff_report
 
 from test_csync import fresh_user, password_env
 
@@ -15,7 +15,7 @@ from test_csync import fresh_user, password_env
 def diff_json(*args, env=None):
     proc = syncsh("diff", *args, "--format", "json", env=env)
     assert proc.returncode in (0, 1), proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
+    return proc.returncode, diff_report(proc.stdout)
 
 
 def kinds(report, consequences=False):
@@ -61,7 +61,7 @@ def test_table_output_and_mailbox_mode(tmp_path):
     proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--mailbox", "user.dpc22",
                   "--format", "json")
     assert proc.returncode == 1
-    assert {f["kind"] for f in json.loads(proc.stdout)["findings"]} == {"uidlast", "seen"}
+    assert {f["kind"] for f in diff_report(proc.stdout)["findings"]} == {"uidlast", "seen"}
 
 
 def test_renames_recreations_and_one_sided_folders():
@@ -108,7 +108,7 @@ def test_recheck_keeps_what_persists():
     proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22", "--recheck", "0.1",
                   "--format", "json")
     assert proc.returncode == 1
-    assert len(json.loads(proc.stdout)["findings"]) == 2
+    assert len(diff_report(proc.stdout)["findings"]) == 2
 
 
 def test_usage_errors():
@@ -123,7 +123,7 @@ def test_usage_errors():
 def test_a_user_on_neither_end_is_not_called_identical():
     """A mistyped user name finds nothing on either end: said so, not "identical"."""
     proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22x", "--format", "json")
-    report = json.loads(proc.stdout)
+    report = diff_report(proc.stdout)
     assert proc.returncode == 2 and report["findings"] == [] and not report["identical"]
     assert report["absent_users"] == ["dpc22x"] and report["identical_users"] == []
     proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22x", "--no-color")
@@ -134,7 +134,7 @@ def test_a_user_on_neither_end_is_not_called_identical():
                                     "(check the names)\n")
     proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--mailbox", "user.dpc22",
                   "--mailbox", "user.dpc22.nosuch", "--format", "json")
-    report = json.loads(proc.stdout)
+    report = diff_report(proc.stdout)
     assert proc.returncode == 2 and report["absent_mailboxes"] == ["user.dpc22.nosuch"]
     assert b"user.dpc22.nosuch" in proc.stderr and not report["identical"]
 
@@ -148,7 +148,7 @@ def test_the_suggested_replicate_pastes_as_it_is(tmp_path):
            env=env)
     proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22", "--format", "json",
                   env=env)
-    steps = json.loads(proc.stdout)["next_steps"]
+    steps = diff_report(proc.stdout)["next_steps"]
     assert len(steps) == 1 and "'" in steps[0]["command"]
     argv = shlex.split(steps[0]["command"])
     assert argv[:2] == ["syncsh", "replicate"] and argv == steps[0]["argv"]
@@ -205,7 +205,7 @@ def test_real_cyrus_full_mode_checks_bodies(cyrus):
     proc = syncsh("diff", f"unix:{cyrus.master_socket}", f"unix:{cyrus.replica_socket}",
                   "--user", user, "--full", "--format", "json")
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
-    assert json.loads(proc.stdout)["identical_users"] == [user]
+    assert diff_report(proc.stdout)["identical_users"] == [user]
 
 
 def test_diff_from_inside_the_repl(capsys):
@@ -225,7 +225,7 @@ def test_a_named_pair_from_the_config(tmp_path):
                       'users = ["dpc22"]\n')
     proc = syncsh("diff", "demo", "--config", str(config), "--format", "json")
     assert proc.returncode == 1, proc.stderr
-    report = json.loads(proc.stdout)
+    report = diff_report(proc.stdout)
     assert report["users"] == ["dpc22"] and report["master"] == "master"
     assert {f["kind"] for f in report["findings"]} == {"uidlast", "seen"}
 

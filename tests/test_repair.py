@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from conftest import syncsh
+from conftest import syncsh, diff_report
 from test_csync import fresh_user
 
 imaplib.Commands.setdefault("SETMETADATA", ("AUTH", "SELECTED"))
@@ -36,7 +36,7 @@ def diff(cyrus, *users, full=False):
     args = [a for u in users for a in ("--user", u)] + (["--full"] if full else [])
     proc = syncsh("diff", *ends(cyrus), *args, "--format", "json")
     assert proc.returncode in (0, 1), proc.stdout.decode() + proc.stderr.decode()
-    return proc.returncode, json.loads(proc.stdout)
+    return proc.returncode, diff_report(proc.stdout)
 
 
 def causes(report):
@@ -534,7 +534,7 @@ def test_a_name_on_neither_end_is_an_error(cyrus):
     assert b"nosuchuser" in proc.stderr and user.encode() not in proc.stderr
     proc = syncsh("diff", *ends(cyrus), "--mailbox", f"user.{user}", "--mailbox",
                   f"user.{user}.Nope", "--format", "json")
-    report = json.loads(proc.stdout)
+    report = diff_report(proc.stdout)
     assert proc.returncode == 2 and report["absent_mailboxes"] == [f"user.{user}.Nope"]
     assert report["identical_users"] == [user] and not report["identical"]
 
@@ -576,7 +576,7 @@ def test_a_crc_that_disagrees_fails_in_every_format(cyrus, tmp_path):
     assert proc.returncode == 1 and b"SYNC_CRC DIFFERS: server 1" in proc.stdout
     # diff runs the same check on what each end sent
     proc = syncsh("diff", f"unix:{cyrus.master_socket}", bad, "--user", user, "--format", "json")
-    report = json.loads(proc.stdout)
+    report = diff_report(proc.stdout)
     assert proc.returncode == 1
     checks = [f for f in report["findings"] if f["kind"] == "crc" and "computed" in f["detail"]]
     assert [(f["mailbox"], f["master"]) for f in checks] == [(f"user.{user}", 1)]
@@ -617,7 +617,7 @@ def test_expunged_records_that_differ_are_shown_not_counted(cyrus):
     status, report = diff(cyrus, user)
     assert status == 0 and report["findings"] == []
     proc = syncsh("diff", *ends(cyrus), "--user", user, "--expunged", "--format", "json")
-    report = json.loads(proc.stdout)
+    report = diff_report(proc.stdout)
     assert proc.returncode == 0 and report["identical"]
     kept = [f for f in report["findings"] if f["kind"] == "expunged"]
     assert [f["uid"] for f in kept] == [2] and kept[0]["consequence"]

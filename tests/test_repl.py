@@ -1,5 +1,6 @@
-"""The interactive console: a real terminal through tmux, and key-level tests through
-prompt_toolkit's pipe input."""
+"""The interactive console: a real terminal through tmux, a pseudo-terminal drawn by pyte
+(pexpect; tests that only read the screen), and key-level tests through prompt_toolkit's
+pipe input."""
 
 import os
 import shutil
@@ -348,7 +349,7 @@ def test_a_tall_reply_pages_through_less_as_psql_runs_it(tmp_path):
         assert "UID  GUID" in screen
         term.keys("q")
         term.keys("quota user.dpc22", "Enter")
-        screen = term.wait_for("OK 100000")
+        screen = term.wait_for("OK  quota limit 100000 KiB")
         time.sleep(0.3)
         assert term.visible().count("syncsh>") >= 1 and not term.visible().rstrip().endswith(":")
     finally:
@@ -357,9 +358,10 @@ def test_a_tall_reply_pages_through_less_as_psql_runs_it(tmp_path):
 
 @pytest.mark.parametrize("width", [80, 60])
 def test_the_toolbar_keeps_what_matters_whole_at_any_width(tmp_path, width):
-    require("tmux", "tmux")
+    # a screen is all it needs: a pseudo-terminal drawn by pyte, no multiplexer
+    from pty_terminal import PtyTerminal
     env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
-    term = Tmux(f"{sys.executable} -m syncsh", env, width=width, height=20)
+    term = PtyTerminal(f"{sys.executable} -m syncsh", env, width=width, height=20)
     try:
         term.wait_for("syncsh>")
         term.keys("user dpc22", "Enter")
@@ -391,3 +393,165 @@ def test_toolbar_segments_are_left_out_whole_by_priority():
     assert texts == [" demo:cyrus-2 ", "seed ", " lock dpc22 3s ", " [user.dpc22]"]
     texts = [text for _, text in fitted(parts, 30)]
     assert texts == [" demo:cyrus-2 ", "seed "]       # the lock does not fit whole: out
+
+
+def test_help_teaches_each_argument_with_its_form_and_an_example(capsys):
+    from syncsh.repl.help import META_COMMANDS
+    keys = "\\help setflags\n\\help upload\n\\help \\diff\n\\help get user\n" + \
+        "".join(f"\\help {meta.name}\n" for meta in META_COMMANDS) + "\\help selct\n\x04"
+    run_repl_keys(keys, "demo:cyrus-2")
+    out, err = capsys.readouterr()
+    assert "(one or more)" not in out and "uid flags: uid" not in out
+    assert "    uid        a message UID (a number above 0)  e.g. 4140" in out
+    assert "flags      a flag list in parentheses" in out
+    assert "uid flags  more uid (flags) pairs, in ascending UID order; optional" in out
+    assert "example: SETFLAGS 4140 (\\answered hello)" in out
+    # UPLOAD's three item forms, each with its fields
+    assert "SIMPLE guid|NIL uid internaldate sentdate last-updated (flags) {N+}message" in out
+    assert "PARSED guid|NIL uid internaldate sentdate last-updated (flags) header-size" in out
+    assert "COPY guid uid internaldate sentdate last-updated (flags)" in out
+    assert "\\diff MASTER REPLICA [OPTIONS] | PAIR | OTHER" in out
+    assert "example: \\diff demo:cyrus-1 . --user dpc22" in out
+    for meta in META_COMMANDS:                  # every meta-command has its help
+        assert f"{meta.syntax}\n  {meta.summary}" in out
+    assert "no command 'get user' here" in err  # the documented dialect has no GET
+    assert "no command 'selct' here" in err
+
+
+@pytest.mark.parametrize("dialect", ["seed", "csync"])
+def test_every_commands_example_is_a_line_the_prompt_would_send(dialect):
+    """The example in each command's help passes the same checks a typed line does (a
+    literal, which cannot be typed, is the one exception) and names its own command."""
+    from syncsh.protocol import commands as C
+    from syncsh.repl.help import command_help
+    table = C.table_for(dialect)
+    for name, spec in table.items():
+        lines = command_help(spec, dialect == "csync")
+        example = lines[-1].split("example: ", 1)[1]
+        found = C.lookup(table, example)          # (GET's example is one of its own)
+        assert found is spec or found.name.startswith(name + " "), example
+        if not any(arg.kind == C.LITERAL for arg in spec.args):
+            assert C.check_line(table, example) is None, example
+        assert all("e.g." in line for line in lines if line.startswith("    ") and
+                   spec.args and not line.strip().startswith(("SIMPLE", "PARSED", "COPY",
+                                                              "keys:")))
+
+
+def test_info_shows_the_banner_the_target_and_the_session(capsys):
+    run_repl_keys("user dpc22\nselect user.dpc22\n\\info\n\\help target\n\x04", "demo:cyrus-2")
+    out = capsys.readouterr().out
+    assert "target      demo:cyrus-2  (demo; writes allowed)" in out
+    assert "banner      * Sync Server v0.0 [EXPERIMENTAL]" in out
+    assert "dialect     seed  version v0.0" in out
+    assert "lock        dpc22 (held " in out and "selected    user.dpc22" in out
+    assert "round trip  " in out and "format      table   pager auto   trace off" in out
+    from syncsh.targets import FORMS       # \help target: every form, then the same state
+    for form, _ in FORMS:
+        assert f"\n  {form} " in out
+    assert out.count("banner      * Sync Server") == 2
+
+
+def test_meta_commands_say_what_they_changed_and_exit_points_to_reconnect(capsys):
+    run_repl_keys("\\format raw\n\\format raw\n\\pager off\n\\pager\n\\frmat json\n"
+                  "exit\nlsub\n\\reconnect\nquota user.dpc22\n\x04", "demo:cyrus-2")
+    out, err = capsys.readouterr()
+    assert "format raw (was table)" in err and "format raw (was the same)" in err
+    assert "pager off: replies are never paged" in err
+    assert "\\pager on|off|auto (now off)" in err
+    assert "unknown meta-command \\frmat; did you mean \\format?" in err
+    assert "session ended: \\reconnect opens demo:cyrus-2 again" in err
+    assert "not connected: \\reconnect opens demo:cyrus-2 again" in err
+    assert "\\connect TARGET" not in err.split("session ended")[1].split("\n")[0]
+    assert out.rstrip().endswith("OK 100000")         # reconnected, raw lines
+
+
+def test_pager_on_off_auto(tmp_path):
+    """\\pager on: every reply through the pager; off: none; auto: a table taller than the
+    window (a short one, or raw lines, are not paged)."""
+    from pty_terminal import PtyTerminal
+    marker = tmp_path / "paged"
+    pager = tmp_path / "pager.py"
+    pager.write_text("import sys\nopen(sys.argv[1], 'a').write('paged\\n')\n"
+                     "sys.stdout.write(sys.stdin.read())\n")
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color",
+               PAGER=f"{sys.executable} {pager} {marker}")
+    term = PtyTerminal(f"{sys.executable} -m syncsh", env, width=100, height=15)
+
+    def run(line: str, done: str) -> int:
+        term.keys(line, "Enter")
+        term.wait_for(done)
+        time.sleep(0.3)
+        term.keys("C-l")                    # a clean screen: the next wait sees its own reply
+        term.wait_gone(done)
+        return len(marker.read_text().splitlines()) if marker.exists() else 0
+    try:
+        term.wait_for("syncsh>")
+        assert run("quota user.dpc22", "OK  quota limit") == 0          # short: not paged
+        assert run("\\pager on", "pager on: every reply") == 0
+        assert run("quota user.dpc22", "OK  quota limit") == 1          # on: paged anyway
+        assert run("\\pager off", "pager off: replies are never paged") == 1
+        assert run("user_all dpc22", "OK  quota limit") == 1            # off: tall, not paged
+        assert run("\\pager auto", "pager auto") == 1
+        assert run("user_all dpc22", "OK  quota limit") == 2            # auto: tall, paged
+        assert run("\\format raw", "format raw (was table)") == 2
+        assert run("user_all dpc22", "OK 100000") == 2                  # raw: not paged
+    finally:
+        term.close()
+
+
+def test_completion_continuation_and_did_you_mean_on_a_terminal(tmp_path):
+    """The issue's terminal walk: sel+Tab gives select, setf+Tab gives setflags, a flag
+    list continued on the next line sets both flags, and selct is not sent but offers
+    select."""
+    from pty_terminal import PtyTerminal
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
+    term = PtyTerminal(f"{sys.executable} -m syncsh --no-pager", env, width=120, height=40)
+    try:
+        term.wait_for("(seed dialect)")
+        term.keys("user dpc22", "Enter")
+        term.wait_for("OK Locked dpc22")
+        term.keys("sel", "Tab")
+        term.wait_for("syncsh> select")
+        term.keys(" user.dpc22", "Enter")
+        term.wait_for("OK  selected")
+        term.keys("setf", "Tab")
+        term.wait_for("syncsh> setflags")
+        term.keys(" 4140 (hello world", "Enter")
+        term.wait_for("(hello world\n...")            # the list goes on
+        term.keys(")", "Enter")
+        term.wait_for("OK Updated flags on 1 messages okay")
+        term.keys("status", "Enter")
+        screen = term.wait_for("OK  uidlast 4151")
+        assert "      4140  0101003f4c56b08c9d000026  hello world" in screen
+        term.keys("C-l")
+        term.wait_gone("OK  uidlast")
+        term.keys("selct user.dpc22", "Enter")
+        term.wait_for("selct is not a command here; did you mean select? Send selct as "
+                      "typed? [y/N]")
+        term.keys("n", "Enter")
+        screen = term.wait_for("not sent: selct (did you mean select?)")
+        assert "BAD" not in screen and "Unrecognized" not in screen
+    finally:
+        term.close()
+
+
+def test_meta_command_arguments_complete_from_the_meta_table():
+    from syncsh.protocol.commands import CSYNC, LEGACY
+    from syncsh.repl.app import META
+    from syncsh.repl.completer import SyncCompleter
+    from syncsh.session import Learnt
+
+    class State:
+        user = selected = None
+
+    def texts(text, table=LEGACY):
+        completer = SyncCompleter(table, Learnt(), State(), META)
+        return [c.text for c in completer.get_completions(Document(text), None)]
+    assert texts("\\format ") == ["table", "raw", "json"] and texts("\\format j") == ["json"]
+    assert texts("\\pager a") == ["auto"] and texts("\\trace o") == ["on", "off"]
+    assert texts("\\record o") == ["off"]
+    assert texts("\\help setf")[0] == "setflags" and texts("\\help \\d")[0] == "\\diff"
+    assert texts("\\help tar")[0] == "target"
+    assert texts("\\help ap", CSYNC)[0] == "apply"         # the dialect spoken
+    assert texts("\\h upl")[:2] == ["upload", "upload_sieve"]      # \\h: \\help too
+    assert texts("\\quit x") == [] and texts("\\format raw x") == []

@@ -9,13 +9,16 @@ from syncsh.errors import UsageError
 
 
 def parser():
-    from syncsh.cli import _Parser, _add_client_options
+    from syncsh.cli import _Parser, add_connection_options, add_format_option
     p = _Parser(prog="syncsh diff", description="Compare a master and a replica; change nothing.")
     p.add_argument("ends", nargs="+", metavar="TARGET",
                    help="MASTER REPLICA, or the name of a pair in the config")
-    p.add_argument("--user", "-u", action="append", default=[], metavar="USER")
+    p.add_argument("--user", "-u", action="append", default=[], metavar="USER",
+                   help="compare this user's mailboxes, seen state, subscriptions, sieve and "
+                        "quota (repeatable)")
     p.add_argument("--users-from", metavar="FILE", help="users, one a line (# comments)")
-    p.add_argument("--mailbox", "-m", action="append", default=[], metavar="MAILBOX")
+    p.add_argument("--mailbox", "-m", action="append", default=[], metavar="MAILBOX",
+                   help="compare this mailbox (repeatable)")
     p.add_argument("--full", action="store_true",
                    help="also sizes, mailbox annotations and message bodies against their GUIDs")
     p.add_argument("--expunged", action="store_true",
@@ -40,7 +43,10 @@ def parser():
                        help="at most this many users a second")
     audit.add_argument("--state", metavar="FILE",
                        help="record each finished user; a rerun with it resumes")
-    _add_client_options(p)
+    add_format_option(p, ("table", "json"),
+                      "table (default), or JSON lines: one object a finding, then a summary "
+                      "(docs/json.md)")
+    add_connection_options(p)
     return p
 
 
@@ -91,8 +97,8 @@ def run(argv: list[str]) -> int:
     streamed = None
     if args.format != "json":
         from rich.console import Console
-        from syncsh.render import color_wanted
-        console = Console(file=sys.stdout, highlight=False, soft_wrap=True,
+        from syncsh.render import Trimmed, color_wanted
+        console = Console(file=Trimmed(sys.stdout), highlight=False, soft_wrap=True,
                           force_terminal=color_wanted(sys.stdout, False if args.no_color else None),
                           no_color=args.no_color or not color_wanted(sys.stdout))
         text.render_header(master.text, replica.text, console)

@@ -21,8 +21,7 @@ def grouped_steps(report: Report) -> list[tuple[object, list]]:
 def _merged(step, findings) -> dict:
     """One step's JSON, with the losses of every finding it repairs."""
     out = step.as_json()
-    out["summary"] = findings[0].step.summary if len(findings) == 1 else \
-        sorted({f.step.summary for f in findings})
+    out["summary"] = sorted({f.step.summary for f in findings})    # always a list
     out["flow"] = sorted({f.step.flow for f in findings})
     out["loses"] = {"messages": [m for f in findings for m in f.step.loses],
                     "folders": [n for f in findings for n in f.step.folders_lost]}
@@ -37,15 +36,18 @@ def _step_text(step) -> str:
 
 
 def to_json(report: Report, master: str, replica: str) -> str:
-    return json.dumps({
-        "master": master, "replica": replica,
+    """The report as JSON lines (docs/json.md): a "finding" line each, a "step" line each
+    next step, and a "report" line last with the verdict and the users."""
+    lines = [{"type": "finding", **finding_json(f)} for f in report.findings]
+    steps = grouped_steps(report)
+    lines += [{"type": "step", **_merged(step, found)} for step, found in steps]
+    lines.append({
+        "type": "report", "master": master, "replica": replica,
         "identical": not report.divergent and not report.errors and not report.absent,
         "users": report.users, "identical_users": report.identical_users,
         "absent_users": report.absent_users, "absent_mailboxes": report.absent_mailboxes,
-        "errors": report.errors,
-        "findings": [finding_json(f) for f in report.findings],
-        "next_steps": [_merged(step, found) for step, found in grouped_steps(report)],
-    }, indent=2)
+        "errors": report.errors, "findings": len(report.findings), "next_steps": len(steps)})
+    return "\n".join(json.dumps(line) for line in lines)
 
 
 def finding_json(f) -> dict:

@@ -20,12 +20,70 @@ USER, MAILBOX, UID, FLAGS, GUID, NUMBER, ACL, UNIQUEID, ASTRING, SEQSET, LITERAL
 MAILBOX_LIST, KVLIST, LIST = "mailbox-list", "kvlist", "list"
 
 
+# What each kind of argument looks like, for help: its form, and an example in each
+# dialect (documented, modern).  An argument may say more of itself (Arg.form, .example).
+KINDS = {
+    USER: ("a user name", "dpc22", "carol"),
+    MAILBOX: ("a mailbox name, dot-separated", "user.dpc22", "user.carol.Sent"),
+    UID: ("a message UID (a number above 0)", "4140", "3"),
+    FLAGS: ("a flag list in parentheses: system flags begin with \\, () is none",
+            "(\\answered hello)", "(\\Seen)"),
+    GUID: ("a message GUID: 24 hex digits (40 in Cyrus 3), NIL for the null GUID",
+           "0101003f4c56b08c9d000026", "94b4e66a434cf6a0fa1fabbbbbcba707d5e76f2a"),
+    NUMBER: ("a number", "4156", "4156"),
+    ACL: ("an ACL: identifier TAB rights TAB … in one quoted string",
+          '"dpc22\\tlrswipcda\\tanonymous\\t0\\t"', '"carol\\tlrswipkxtecdan\\t"'),
+    UNIQUEID: ("a mailbox's uniqueid", "6b98205c796c6c61", "ixdqeyi1gzemooftrdyuw66b"),
+    ASTRING: ("a word, or a quoted string", "myscript", "DEFLATE"),
+    SEQSET: ("UIDs as ranges: a:b,c (\"\" for none)", "1:3697,3919:4140", "1:3"),
+    LITERAL: ("{N+} then N bytes: cannot be typed (the prompt sends one line)", "{5+}", "{5+}"),
+    ITEM: ("one message: SIMPLE, PARSED or COPY, then its fields (below)",
+           "COPY 0101003f4c56b08c9d000026 4157 1062968700 1062968700 1062968700 ()",
+           "COPY 0101003f4c56b08c9d000026 4157 1062968700 1062968700 1062968700 ()"),
+    MECH: ("a SASL mechanism", "PLAIN", "PLAIN"),
+    MAILBOX_LIST: ("mailbox names in parentheses", "(user.dpc22 user.dpc22.sent)",
+                   "(user.carol user.carol.Sent)"),
+    KVLIST: ("a dlist kvlist: %(KEY value KEY value …); values may be (lists) or %(kvlists)",
+             "%(…)", "%(…)"),
+    LIST: ("values in parentheses", "(…)", "(…)"),
+}
+
+# a value for each kvlist key, for the modern dialect's examples (as Cyrus 3.6 sends them)
+KEY_EXAMPLES = {
+    "USERID": "carol", "MBOXNAME": "user.carol.Sent", "OLDMBOXNAME": "user.carol.Sent",
+    "NEWMBOXNAME": "user.carol.Archive", "PARTITION": "default", "ROOT": "user.carol",
+    "UNIQUEID": "ixdqeyi1gzemooftrdyuw66b", "GUID": "94b4e66a434cf6a0fa1fabbbbbcba707d5e76f2a",
+    "UID": "3", "LIMIT": "100000", "STORAGE": "0", "MESSAGE": "0", "FILENAME": "myscript.bc",
+    "ENTRY": "/comment", "VALUE": '"hello"', "LASTREAD": "1700000000", "LASTUID": "3",
+    "LASTCHANGE": "1700000000", "SEENUIDS": "1:3", "LAST_UPDATE": "1700000000",
+    "UIDVALIDITY": "1700000000", "MBOXTYPE": "e", "SYNC_CRC": "0",
+}
+
+# UPLOAD's items, as the documented dialect spells them (each on one line; a literal cannot
+# be typed, so only COPY items can be sent from the prompt; \upload sends a file)
+ITEM_FORMS = (
+    ("SIMPLE", "SIMPLE guid|NIL uid internaldate sentdate last-updated (flags) {N+}message"),
+    ("PARSED", "PARSED guid|NIL uid internaldate sentdate last-updated (flags) header-size "
+               "content-lines cache-version {N+}cache{N+}message"),
+    ("COPY", "COPY guid uid internaldate sentdate last-updated (flags)   "
+             "(a body RESERVEd or uploaded earlier in the session)"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Arg:
     name: str
     kind: str
     repeat: bool = False       # one or more
     optional: bool = False
+    form: str = ""             # what it is, when its kind alone does not say
+    example: str = ""
+
+    def described(self, modern: bool = False) -> tuple[str, str]:
+        """(form, example) of the argument, for help."""
+        form, legacy_example, modern_example = KINDS.get(self.kind, (self.kind, "", ""))
+        return (self.form or form,
+                self.example or (modern_example if modern else legacy_example))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +104,21 @@ class CommandSpec:
             text = arg.name + (" …" if arg.repeat else "")
             parts.append(f"[{text}]" if arg.optional else text)
         return " ".join(parts)
+
+    def example(self, modern: bool = False) -> str:
+        """A line a user could type (optional arguments left out)."""
+        parts = [self.name]
+        for arg in self.args:
+            if arg.optional:
+                continue
+            if arg.kind == KVLIST and not arg.example:
+                shown = self.keys[:4]
+                parts.append("%(" + " ".join(f"{key} {KEY_EXAMPLES.get(key, '…')}"
+                                             for key in shown)
+                             + (" …)" if len(self.keys) > len(shown) else ")"))
+            else:
+                parts.append(arg.described(modern)[1])
+        return " ".join(part for part in parts if part)
 
     @property
     def required_args(self) -> int:
@@ -69,38 +142,58 @@ LEGACY = {c.name: c for c in [
     _c("STATUS", [], False, "list the selected mailbox's messages", "messages", "M"),
     _c("INFO", [], False, "uidvalidity, uidlast and user flags of the selected mailbox",
        needs="M"),
-    _c("SETFLAGS", [Arg("uid", UID), Arg("flags", FLAGS), Arg("uid flags", UID, repeat=True,
-                                                              optional=True)], True,
+    _c("SETFLAGS", [Arg("uid", UID), Arg("flags", FLAGS), Arg("uid flags", UID, repeat=True, optional=True,
+                                          form="more uid (flags) pairs, in ascending UID order",
+                                          example="4089 (\\answered) 4140 ()")], True,
        "replace the flags of messages (uid (flags) pairs)", needs="M"),
-    _c("EXPUNGE", [Arg("uid", UID, repeat=True)], True, "remove messages now", needs="M"),
-    _c("UPLOAD", [Arg("uidlast", NUMBER), Arg("appenddate", NUMBER),
-                  Arg("item", ITEM, repeat=True)], True,
+    _c("EXPUNGE", [Arg("uid", UID, repeat=True, example="4089 4140")], True, "remove messages now", needs="M"),
+    _c("UPLOAD", [Arg("uidlast", NUMBER, form="the mailbox's new uidlast (set as given, even lower)",
+                  example="4157"),
+              Arg("appenddate", NUMBER, form="the last append date, a Unix time",
+                  example="1062968700"),
+              Arg("item", ITEM, repeat=True)], True,
        "add messages (SIMPLE, PARSED or COPY items)", needs="M"),
-    _c("UIDLAST", [Arg("uidlast", NUMBER), Arg("appenddate", NUMBER)], True,
+    _c("UIDLAST", [Arg("uidlast", NUMBER, form="the mailbox's new uidlast (set as given, even lower)",
+                  example="4157"),
+              Arg("appenddate", NUMBER, form="the last append date, a Unix time",
+                  example="1062968700")], True,
        "set uidlast and the last append date", needs="M"),
-    _c("SETSEEN", [Arg("user", USER), Arg("lastread", NUMBER), Arg("last-recent-uid", NUMBER),
-                   Arg("lastchange", NUMBER), Arg("seenuids", SEQSET)], True,
+    _c("SETSEEN", [Arg("user", USER),
+                   Arg("lastread", NUMBER, form="when the user last read it, a Unix time",
+                       example="1062968731"),
+                   Arg("last-recent-uid", NUMBER, form="the last UID the user saw as recent",
+                       example="4156"),
+                   Arg("lastchange", NUMBER, form="when the seen state changed, a Unix time",
+                       example="1062968731"),
+                   Arg("seenuids", SEQSET)], True,
        "overwrite a user's seen state for the selected mailbox", needs="M"),
-    _c("RESERVE", [Arg("mailbox", MAILBOX), Arg("guid", GUID, repeat=True)], False,
+    _c("RESERVE", [Arg("mailbox", MAILBOX, form="the mailbox holding the messages"),
+                   Arg("guid", GUID, repeat=True)], False,
        "stage message bodies for later UPLOAD … COPY", "reserve", "U"),
     _c("CONTENTS", [], False, "dump the selected mailbox with message bodies", "contents", "UM"),
     _c("CREATE", [Arg("mailbox", MAILBOX), Arg("uniqueid", UNIQUEID), Arg("acl", ACL),
-                  Arg("mbtype", NUMBER), Arg("uidvalidity", NUMBER)], True,
+                  Arg("mbtype", NUMBER, form="the mailbox type: 0 for mail", example="0"),
+                  Arg("uidvalidity", NUMBER, form="a Unix time, new for each new mailbox",
+                      example="1062971802")], True,
        "create a mailbox", needs="U"),
     _c("DELETE", [Arg("mailbox", MAILBOX)], True, "delete a mailbox", needs="U"),
-    _c("RENAME", [Arg("old", MAILBOX), Arg("new", MAILBOX)], True, "rename a mailbox",
+    _c("RENAME", [Arg("old", MAILBOX, example="user.dpc22.old"),
+                  Arg("new", MAILBOX, example="user.dpc22.new")], True, "rename a mailbox",
        needs="U"),
     _c("SETACL", [Arg("mailbox", MAILBOX), Arg("acl", ACL)], True, "replace a mailbox's ACL"),
     _c("LIST", [], False, "list the current user's mailboxes", "list", "U"),
     _c("LSUB", [], False, "list the current user's subscriptions", "lsub", "U"),
     _c("ADDSUB", [Arg("mailbox", MAILBOX)], True, "subscribe the current user", needs="U"),
     _c("DELSUB", [Arg("mailbox", MAILBOX)], True, "unsubscribe the current user", needs="U"),
-    _c("QUOTA", [Arg("root", MAILBOX)], False, "read a quota root's limit (KiB)"),
-    _c("SETQUOTA", [Arg("root", MAILBOX), Arg("limit", NUMBER)], True,
+    _c("QUOTA", [Arg("root", MAILBOX, form="a quota root (a mailbox name)")], False, "read a quota root's limit (KiB)"),
+    _c("SETQUOTA", [Arg("root", MAILBOX, form="a quota root (a mailbox name)"),
+                    Arg("limit", NUMBER, form="the limit in KiB", example="100000")], True,
        "set a quota root's limit (KiB)"),
     _c("LIST_SIEVE", [], False, "list the current user's sieve scripts", "sieve", "U"),
     _c("GET_SIEVE", [Arg("name", ASTRING)], False, "fetch a sieve script", needs="U"),
-    _c("UPLOAD_SIEVE", [Arg("name", ASTRING), Arg("mtime", NUMBER), Arg("script", LITERAL)],
+    _c("UPLOAD_SIEVE", [Arg("name", ASTRING),
+                        Arg("mtime", NUMBER, form="a Unix time", example="1062968700"),
+                        Arg("script", LITERAL)],
        True, "store a sieve script", needs="U"),
     _c("ACTIVATE_SIEVE", [Arg("name", ASTRING)], True, "make a sieve script active", needs="U"),
     _c("DEACTIVATE_SIEVE", [], True, "make no sieve script active", needs="U"),
@@ -111,7 +204,9 @@ LEGACY = {c.name: c for c in [
     # a command that changes nothing is no write whatever the server makes of it
     _c("NOOP", [], False, "do nothing (2.3 and later; this dialect answers BAD)"),
     _c("EXIT", [], False, "end the session"),
-    _c("AUTHENTICATE", [Arg("mechanism", MECH), Arg("initial-response", ASTRING, optional=True)],
+    _c("AUTHENTICATE", [Arg("mechanism", MECH),
+                        Arg("initial-response", ASTRING, optional=True,
+                            form="the SASL initial response in base64 (never recorded)")],
        False, "SASL login (2005 dialect)", sensitive=True),
     _c("STARTTLS", [], False, "start TLS (2005 dialect)"),
 ]}
@@ -137,7 +232,8 @@ CSYNC = {c.name: c for c in [
        "dlist"),
     _c("GET MAILBOXES", [Arg("(mailbox …)", MAILBOX_LIST)], False,
        "the named mailboxes (unknown names are skipped)", "dlist"),
-    _c("GET UNIQUEIDS", [Arg("(uniqueid …)", LIST)], False, "mailboxes by uniqueid", "dlist"),
+    _c("GET UNIQUEIDS", [Arg("(uniqueid …)", LIST, form="mailbox uniqueids in parentheses",
+                             example="(ixdqeyi1gzemooftrdyuw66b)")], False, "mailboxes by uniqueid", "dlist"),
     _c("GET FULLMAILBOX", [Arg("mailbox", MAILBOX)], False,
        "a mailbox with every index record", "dlist"),
     _c("GET QUOTA", [Arg("root", MAILBOX)], False, "a quota root's limits and usage", "dlist"),
@@ -147,7 +243,9 @@ CSYNC = {c.name: c for c in [
     _kv("GET FETCH_SIEVE", ("USERID", "FILENAME"), False, "one sieve script", "dlist"),
     _kv("APPLY RESERVE", ("PARTITION", "MBOXNAME", "GUID"), False,
         "stage message files the replica already holds; the rest come back MISSING", "dlist"),
-    _c("APPLY MESSAGE", [Arg("(%{partition guid size} …)", LIST)], True,
+    _c("APPLY MESSAGE", [Arg("(%{partition guid size} …)", LIST,
+                              form="message files, each %{partition guid size}, then its "
+                                   "bytes: use \\upload FILE MAILBOX")], True,
        "upload message files (use \\upload)", "dlist"),
     _kv("APPLY MAILBOX", _MAILBOX_KEYS, True, "create or update a mailbox and its records"),
     _kv("APPLY LOCAL_MAILBOX", _MAILBOX_KEYS, True, "APPLY MAILBOX, not replicated further"),
@@ -180,21 +278,32 @@ CSYNC = {c.name: c for c in [
     _c("APPLY LOCAL_UNUSER", [Arg("userid", USER)], True,
        "delete a user, not replicated further"),
     _kv("APPLY FORCE", (), True, "force mode for this server process (%())"),
-    _c("APPLY CAPABILITIES", [Arg("(capability …)", LIST)], False,
+    _c("APPLY CAPABILITIES", [Arg("(capability …)", LIST, example="(SIEVE-MAILBOX)")], False,
        "enable capabilities (SIEVE-MAILBOX)", "dlist"),
     _kv("RESTORE MAILBOX", _MAILBOX_KEYS, True, "restore a mailbox (backup tools)"),
     _kv("RESTORE LOCAL_MAILBOX", _MAILBOX_KEYS, True, "restore, not replicated further"),
-    _c("GET", [Arg("subtype", ASTRING), Arg("argument", ASTRING)], False,
+    _c("GET", [Arg("subtype", ASTRING, form="a sub-command word (\\help GET SUBTYPE)",
+                       example="USER"),
+              Arg("argument", ASTRING, form="the sub-command's argument",
+                  example="carol")], False,
        "read state (USER META MAILBOXES UNIQUEIDS FULLMAILBOX QUOTA ANNOTATION FETCH …)",
        "dlist"),
-    _c("APPLY", [Arg("subtype", ASTRING), Arg("argument", ASTRING)], True, "change state"),
-    _c("RESTORE", [Arg("subtype", ASTRING), Arg("argument", ASTRING)], True, "restore a mailbox"),
+    _c("APPLY", [Arg("subtype", ASTRING, form="a sub-command word (\\help APPLY SUBTYPE)",
+                       example="SUB"),
+              Arg("argument", ASTRING, form="the sub-command's argument",
+                  example="%(USERID carol MBOXNAME user.carol.Sent)")], True, "change state"),
+    _c("RESTORE", [Arg("subtype", ASTRING, form="a sub-command word (\\help RESTORE SUBTYPE)",
+                       example="MAILBOX"),
+              Arg("argument", ASTRING, form="the sub-command's argument",
+                  example="%(…)")], True, "restore a mailbox"),
     _c("NOOP", [], False, "do nothing"),
     _c("RESTART", [], False, "discard staged message files"),
     _c("EXIT", [], False, "end the session"),
-    _c("COMPRESS", [Arg("algorithm", ASTRING)], False, "COMPRESS DEFLATE"),
+    _c("COMPRESS", [Arg("algorithm", ASTRING, form="DEFLATE")], False, "COMPRESS DEFLATE"),
     _c("STARTTLS", [], False, "start TLS"),
-    _c("AUTHENTICATE", [Arg("mechanism", MECH), Arg("initial-response", ASTRING, optional=True)],
+    _c("AUTHENTICATE", [Arg("mechanism", MECH),
+                        Arg("initial-response", ASTRING, optional=True,
+                            form="the SASL initial response in base64 (never recorded)")],
        False, "SASL login", sensitive=True),
 ]}
 

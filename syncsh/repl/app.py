@@ -12,19 +12,7 @@ from syncsh.printable import printable, printable_bytes
 from syncsh.protocol import commands as C
 from syncsh.repl.paste import SNIPPET_START, snippet_commands
 
-META = [
-    ("\\help", "help, or \\help COMMAND"),
-    ("\\connect", "\\connect TARGET: open another target"),
-    ("\\reconnect", "open the same target again (after a dropped connection)"),
-    ("\\format", "\\format table|raw|json"),
-    ("\\trace", "\\trace on|off: both directions with timings"),
-    ("\\history", "show this session's commands"),
-    ("\\record", "\\record FILE | \\record off: write the session as a transcript"),
-    ("\\upload", "\\upload FILE MAILBOX [FLAG …]: add a message file (modern dialect; a write)"),
-    ("\\diff", "\\diff MASTER REPLICA --user U … ('.' is this target), \\diff PAIR, or "
-               "\\diff OTHER (asks this target's role unless the config says)"),
-    ("\\quit", "leave (Ctrl-D too)"),
-]
+from syncsh.repl.help import META  # noqa: F401  (the completer's list, imported from here)
 
 
 def history_path() -> str:
@@ -128,6 +116,7 @@ class Console:
         self.output = output
         self.out = sys.stdout
         self.recorder = None
+        self.pager = "off" if args.no_pager else "auto"
         self.ask = None                 # question -> answer line (the REPL's own prompt)
         self.last_activity = time.monotonic()
         self.banner_due = False
@@ -231,12 +220,15 @@ class Console:
         if confirmed is None:
             return
         if self.session is None or self.session.closed:
-            print("not connected: use \\connect TARGET", file=sys.stderr)
+            print(self.not_connected(), file=sys.stderr)
             return
         from syncsh.private import masked
         self.commands_run.append(masked(line))
         from syncsh.repl.pager import PagedOutput, PagerQuit
-        out = PagedOutput(self.out, enabled=not self.args.no_pager and self.fmt == "table")
+        # auto pages tables (raw and JSON lines are for copying and piping); on pages all
+        out = PagedOutput(self.out, enabled=self.pager == "on" or
+                          (self.pager == "auto" and self.fmt == "table"),
+                          always=self.pager == "on")
         renderer = self._renderer(out)
         reply: list[str] = []
         hooks = []
@@ -254,6 +246,7 @@ class Console:
         if self.recorder is not None:
             hooks.append(lambda d, raw: d == "S" and reply.extend(_reply_lines(raw)))
         self.session.on_wire = (lambda d, raw: [h(d, raw) for h in hooks]) if hooks else None
+        self.session.wire_in_regions = not self.trace   # the trace times each line
         events = self.session.execute(line, batches=True, confirmed=confirmed)
         try:
             from syncsh.protocol.crc import checked
@@ -279,6 +272,15 @@ class Console:
             out.close()
             if self.recorder is not None:
                 self.recorder.command(line, reply)
+        if self.session.closed:             # EXIT (a lost connection raised, and says so)
+            print(f"session ended: \\reconnect opens {self.target.text} again",
+                  file=sys.stderr)
+
+    def not_connected(self) -> str:
+        if self.session is None:
+            return "not connected: \\connect TARGET opens one (\\help target lists the forms)"
+        return (f"not connected: \\reconnect opens {self.target.text} again "
+                "(or \\connect TARGET another)")
 
     def _drain(self, events) -> None:
         self.session.on_wire = None
@@ -289,7 +291,7 @@ class Console:
         from syncsh.upload import parse_args, upload
         path, mailbox, flags = parse_args(rest)
         if self.session is None or self.session.closed:
-            print("not connected: use \\connect TARGET", file=sys.stderr)
+            print(self.not_connected(), file=sys.stderr)
             return
         confirmed = self.guard(rest, confirm, write=True, name="\\upload")
         if confirmed is None:
@@ -337,14 +339,20 @@ class Console:
         rest = rest.strip()
         if word in ("\\q", "\\quit", "\\exit"):
             raise EOFError
-        if word in ("\\h", "\\help", "\\?"):
+        from syncsh.repl.help import find_meta, usage
+        meta = find_meta(word)
+        word = meta.name if meta is not None else word
+        if word == "\\help":
             self.help(rest)
+        elif word == "\\info":
+            for line in self.info():
+                print(line)
         elif word in ("\\connect", "\\reconnect"):
             from syncsh.targets import parse_target
             if word == "\\reconnect":
                 rest = self.target.text
             if not rest:
-                raise UsageError("\\connect TARGET")
+                raise UsageError(usage("\\connect"))
             lost = self.describe_loss()
             self.stop_recording()
             self.connect(parse_target(rest, options=self.target.options)
@@ -353,14 +361,26 @@ class Console:
                 print(lost, file=sys.stderr)
         elif word == "\\format":
             if rest not in ("table", "raw", "json"):
-                raise UsageError("\\format table|raw|json")
+                raise UsageError(usage(word) + (f" (now {self.fmt})" if not rest else ""))
+            print(f"format {rest}" + (" (was the same)" if rest == self.fmt else
+                                      f" (was {self.fmt})"), file=sys.stderr)
             self.fmt = rest
+        elif word == "\\pager":
+            if rest not in ("on", "off", "auto"):
+                raise UsageError(usage(word) + (f" (now {self.pager})" if not rest else ""))
+            self.pager = rest
+            print({"on": "pager on: every reply goes through the pager",
+                   "off": "pager off: replies are never paged",
+                   "auto": "pager auto: a table taller than the window is paged"}[rest],
+                  file=sys.stderr)
         elif word == "\\trace":
+            if rest not in ("on", "off", ""):
+                raise UsageError(usage(word))
             self.trace = rest != "off"
             print(f"trace {'on' if self.trace else 'off'}", file=sys.stderr)
         elif word == "\\record":
             if not rest:
-                raise UsageError("\\record FILE | \\record off")
+                raise UsageError(usage(word))
             if rest == "off":
                 self.stop_recording()
             else:
@@ -371,7 +391,11 @@ class Console:
             for i, cmd in enumerate(self.commands_run, 1):
                 print(f"{i:4}  {cmd}")
         else:
-            raise UsageError(f"unknown meta-command {word}; \\help lists them")
+            import difflib
+            close = difflib.get_close_matches(word, [m for m, _ in META], n=1, cutoff=0.6)
+            raise UsageError(f"unknown meta-command {word}"
+                             + (f"; did you mean {close[0]}?" if close else "")
+                             + "; \\help lists them")
 
     def diff(self, rest: str) -> None:
         """\\diff MASTER REPLICA ('.' is this session's target), \\diff PAIR, or \\diff OTHER:
@@ -439,26 +463,49 @@ class Console:
             else "reconnected; any staged messages were lost"
 
     def help(self, topic: str) -> None:
-        if topic:
-            spec = C.lookup(self.table, topic.lstrip("\\"))
-            if spec is None:
-                print(f"no command {topic!r}; \\help lists them")
+        from syncsh.repl import help as helps
+        if not topic:
+            lines = helps.overview(self.table)
+        elif topic.lower() == "target":
+            lines = helps.target_forms() + [""] + self.info()
+        else:
+            lines = helps.topic_help(self.table, topic)
+            if lines is None:
+                print(f"no command {topic!r} here; \\help lists them", file=sys.stderr)
                 return
-            kind = "writes to the replica" if spec.write else "reads only"
-            needs = {"U": "a current user", "M": "a selected mailbox",
-                     "UM": "a current user and a selected mailbox"}.get(spec.needs)
-            print(f"{spec.syntax}\n  {spec.summary}\n  {kind}" + (f"; needs {needs}" if needs else ""))
-            for arg in spec.args:
-                print(f"  {arg.name}: {arg.kind}" + (" (one or more)" if arg.repeat else ""))
-            return
-        width = max(len(n) for n in self.table)
-        for name, spec in self.table.items():
-            mark = "w" if spec.write else " "
-            print(f"  {name:<{width}} {mark} {spec.summary}")
-        print("\n  w = writes to the replica.  Meta-commands:")
-        for name, summary in META:
-            print(f"  {name:<{width}}   {summary}")
+        print("\n".join(lines))
 
+    def info(self) -> list[str]:
+        """The target, the full banner and the session's state (the toolbar's long form)."""
+        s = self.session
+        guard = "read-only" if self.args.read_only else "writes allowed" \
+            if self.args.allow_writes or self.target.is_demo else "writes asked for"
+        lines = [f"target      {printable(self.target.text)}  ({self.target.scheme}; {guard})"]
+        if s is None:
+            return lines + ["session     not connected (\\connect TARGET)"]
+        banner = s.banner
+        if banner is not None:
+            lines.append(f"banner      {printable(banner.text)}")
+            lines.append(f"dialect     {s.dialect or banner.dialect}"
+                         + (f"  version {printable(banner.version)}" if banner.version else ""))
+            if banner.capabilities:
+                lines.append("capability  " + "  ".join(printable(c)
+                                                         for c in banner.capabilities))
+        lines.append("session     " + ("closed (\\reconnect opens it again)" if s.closed
+                                       else "open"))
+        if s.user:
+            held = time.monotonic() - (s.user_since or time.monotonic())
+            lines.append(f"lock        {printable(s.user)} (held {held:.0f}s; ENDUSER releases it)")
+        else:
+            lines.append("lock        none")
+        lines.append(f"selected    {printable(s.selected) if s.selected else 'none'}")
+        if s.last_rtt is not None:
+            lines.append(f"round trip  {s.last_rtt * 1000:.1f} ms (last command)")
+        lines.append(f"format      {self.fmt}   pager {self.pager}   trace "
+                     f"{'on' if self.trace else 'off'}")
+        if self.recorder is not None:
+            lines.append(f"recording   {self.recorder.path}")
+        return lines
 
 def _reply_lines(raw: bytes) -> list[str]:
     text = raw.decode("utf-8", "surrogateescape")

@@ -92,6 +92,10 @@ class SyncCompleter(Completer):
         if len(words) == 1:
             yield from self._commands(word)
             return
+        if words[0].startswith("\\"):
+            if len(words) == 2:
+                yield from self._meta_argument(words[0], word)
+            return
         if len(words) == 2 and any(n.startswith(words[0].upper() + " ") for n in table):
             yield from self._subtypes(words[0], word)
             return
@@ -124,6 +128,25 @@ class SyncCompleter(Completer):
         for first in ranked(word, list(firsts)):
             shown = first if upper else first.lower()
             yield Completion(shown, start_position=-len(word), display_meta=firsts[first])
+
+    def _meta_argument(self, name: str, word: str):
+        """A meta-command's argument: its choices (from the meta table); for \\help, the
+        commands, the meta-commands and 'target'."""
+        from syncsh.repl.help import META_COMMANDS, find_meta
+        meta = find_meta(name)
+        if meta is None:
+            return
+        if meta.name == "\\help":
+            upper = word.isupper()
+            firsts = dict.fromkeys(n.split(" ", 1)[0] for n in self.table)
+            candidates = [(n if upper else n.lower(), self.table[n].summary
+                           if n in self.table else "…") for n in firsts]
+            candidates += [(m.name, m.summary) for m in META_COMMANDS]
+            candidates.append(("target", "the target forms and this session"))
+        else:
+            candidates = [(choice, meta.summary) for choice in meta.choices]
+        for value, summary in ranked(word, candidates, key=lambda c: c[0]):
+            yield Completion(value, start_position=-len(word), display_meta=summary)
 
     def _subtypes(self, first: str, word: str):
         """GET/APPLY/RESTORE: the sub-commands, prefix matches first."""

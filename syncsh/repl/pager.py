@@ -21,9 +21,11 @@ class PagerQuit(Exception):
 
 
 class PagedOutput:
-    def __init__(self, stream=None, *, enabled: bool = True, height: int | None = None) -> None:
+    def __init__(self, stream=None, *, enabled: bool = True, height: int | None = None,
+                 always: bool = False) -> None:
         self.stream = stream or sys.stdout
         self.enabled = enabled and _isatty(self.stream)
+        self.always = always            # \pager on: the pager from the first line
         size = shutil.get_terminal_size((80, 24))
         self.height = height or size.lines
         self.width = max(size.columns, 1)
@@ -39,7 +41,7 @@ class PagedOutput:
         else:
             self.held.append(text)
             self.lines += self._rows(text)
-            if self.lines >= self.height - 1:
+            if self.always or self.lines >= self.height - 1:
                 self._start_pager()
         return len(text)
 

@@ -13,7 +13,7 @@ def parser():
                 description="Make a replica equal to a master store, printing what it sends.")
     p.add_argument("--master", required=True, metavar="STORE", help="the master's store directory")
     p.add_argument("-s", dest="target", required=True, metavar="TARGET",
-                   help="the replica: any target (demo:NAME, exec:COMMAND, …)")
+                   help="the replica: any target (syncsh --help lists the forms)")
     p.add_argument("-v", dest="verbosity", action="count", default=0,
                    help="-v: the client's lines; -v -v: and the server's trace")
     mode = p.add_mutually_exclusive_group(required=True)
@@ -25,12 +25,16 @@ def parser():
                    help="print the writes it would send; send none")
     p.add_argument("--read-only", action="store_true",
                    help="refuse to write (only --dry-run runs)")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
-    p.add_argument("--debug", action="store_true")
-    p.add_argument("--config", metavar="FILE")
-    p.add_argument("--remote-command", metavar="CMD")
-    p.add_argument("--ssh-config", metavar="FILE")
-    p.add_argument("--ssh-backend", choices=("paramiko", "openssh"), default="paramiko")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="the longest wait for the replica's next bytes (default 30)")
+    p.add_argument("--debug", action="store_true", help="tracebacks for errors")
+    p.add_argument("--config", metavar="FILE", help="named targets (default: the user's "
+                                                   "config.toml)")
+    p.add_argument("--remote-command", metavar="CMD",
+                   help="ssh://: the command to run remotely (with arguments)")
+    p.add_argument("--ssh-config", metavar="FILE", help="ssh://: instead of ~/.ssh/config")
+    p.add_argument("--ssh-backend", choices=("paramiko", "openssh"), default="paramiko",
+                   help="ssh://: paramiko (default) or the system's ssh -T")
     return p
 
 

@@ -33,14 +33,15 @@ def parser():
     p.add_argument("--log", metavar="FILE", help="the live view goes here (default: the "
                                                  "terminal; stderr with --exec)")
     p.add_argument("-q", "--quiet", action="store_true", help="no live view")
-    p.add_argument("--no-color", action="store_true")
+    p.add_argument("--no-color", action="store_true", help="no colour in the live view "
+                                                          "(NO_COLOR works too)")
     p.add_argument("--connections", type=int, metavar="N",
                    help="stop after N connections have ended (default: until Ctrl-C)")
     p.add_argument("--no-starttls", action="store_true",
                    help="remove STARTTLS from the greeting the client sees (a test pair)")
     p.add_argument("--tls-cert", metavar="FILE", help="end TLS from the client with this "
                                                       "certificate (and --tls-key)")
-    p.add_argument("--tls-key", metavar="FILE")
+    p.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert")
     p.add_argument("--insecure", action="store_true",
                    help="with --tls-cert: do not verify the server's certificate")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",

@@ -20,17 +20,19 @@ def _host_mapping(items) -> dict[str, str]:
 def run_replay(argv: list[str]) -> int:
     from syncsh.cli import _Parser
     p = _Parser(prog="syncsh replay", description="Replay transcripts, checking every S: line.")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="transcripts to replay, in order")
     p.add_argument("--host", action="append", metavar="NAME=TARGET",
                    help="where `$ ssh … NAME` goes (demo names get a private pair otherwise)")
-    p.add_argument("--format", choices=("text", "junit"), default="text")
+    p.add_argument("--format", choices=("text", "junit"), default="text",
+                   help="text (default), or JUnit XML for CI")
     p.add_argument("--update", action="store_true",
                    help="rewrite the failing steps with what came back (written lines a "
                         "matcher still accepts are kept)")
     p.add_argument("-i", "--interactive", action="store_true",
                    help="with --update: show each failing step's diff and ask before "
                         "rewriting it")
-    p.add_argument("--stop-on-fail", action="store_true")
+    p.add_argument("--stop-on-fail", action="store_true",
+                   help="stop at the first step that fails")
     guard = p.add_mutually_exclusive_group()
     guard.add_argument("--allow-writes", action="store_true",
                        help="let writes through to non-demo targets")
@@ -39,9 +41,10 @@ def run_replay(argv: list[str]) -> int:
                    help="let the transcripts' own %%host lines choose targets beyond demo: "
                         "(they still get no credentials)")
     p.add_argument("--lint", action="store_true", help="report transcript defects; run nothing")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="the longest wait for a server's next bytes (default 30)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passed steps too")
-    p.add_argument("--debug", action="store_true")
+    p.add_argument("--debug", action="store_true", help="tracebacks for errors")
     args = p.parse_args(argv)
     if args.lint:
         return run_lint(args.files)
@@ -115,8 +118,9 @@ def run_lint(paths: list[str]) -> int:
 def run_record(argv: list[str]) -> int:
     from syncsh.cli import _Parser, _add_client_options
     p = _Parser(prog="syncsh record", description="Open the REPL on TARGET, recording to FILE.")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("target", metavar="TARGET")
+    p.add_argument("file", metavar="FILE", help="the transcript to write (created 0600)")
+    p.add_argument("target", metavar="TARGET", help="where to connect (syncsh --help lists "
+                                                    "the forms)")
     _add_client_options(p)
     args = p.parse_args(argv)
     from syncsh.repl.app import run_repl
