@@ -113,7 +113,7 @@ class Tally:
     def show(self, result) -> None:
         if self.json:
             print(json.dumps({"type": "user", "user": result.user, "status": result.status,
-                              "kinds": result.kinds, "error": result.error,
+                              "kinds": result.kinds, "error": result.error or None,
                               "findings": list(result.findings)}), flush=True)
         elif result.status != sweep.IDENTICAL:
             from syncsh.printable import printable
