@@ -1,12 +1,15 @@
 """A real OpenSSH sshd on a free loopback port, with its own host key and authorised key
 (installed from Debian when missing, as the Cyrus pair of servers/cyrus.py is)."""
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+import types
 
 import pytest
 
@@ -130,3 +133,21 @@ def client_setup(directory, host="replica", name="sshd"):
                       f"  IdentityFile {key}\n  IdentitiesOnly yes\n"
                       f"  UserKnownHostsFile {known}\n")
     return server, key, known, config
+
+
+@contextlib.contextmanager
+def ssh_environment(directory, pair):
+    """A real sshd serving the reference server on the pair's replica store, and what a
+    test needs to reach it (server, key, known_hosts, config, the remote command and the
+    syncsh arguments); servers a test adds to `stop` are stopped with it."""
+    require_sshd()
+    server, key, known, config = client_setup(directory)
+    env = types.SimpleNamespace(server=server, key=key, known=known, config=config,
+                                dir=directory, pair=pair, stop=[server])
+    env.command = f"{sys.executable} -m syncsh server --store {pair[1]}"
+    env.args = ["--ssh-config", str(config), "--remote-command", env.command]
+    try:
+        yield env
+    finally:
+        for each in env.stop:
+            each.stop()

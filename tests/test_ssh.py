@@ -1,30 +1,20 @@
 """SSH targets against a real OpenSSH sshd on 127.0.0.1: nothing mocked."""
 
 import os
-import sys
 import time
 
 import pytest
 
 from conftest import keys_from, syncsh
-from sshd import Sshd, client_setup, keygen, require_sshd
+from sshd import Sshd, keygen, ssh_environment
 
 from test_server import ACL, LISTING
 
 
 @pytest.fixture
 def ssh(tmp_path, pair):
-    require_sshd()
-    server, key, known, config = client_setup(tmp_path)
-
-    class Env:
-        pass
-    env = Env()
-    env.server, env.key, env.known, env.config, env.pair = server, key, known, config, pair
-    env.command = f"{sys.executable} -m syncsh server --store {pair[1]}"
-    env.args = ["--ssh-config", str(config), "--remote-command", env.command]
-    yield env
-    server.stop()
+    with ssh_environment(tmp_path, pair) as env:
+        yield env
 
 
 DOC_SESSION = ["user_some dpc22 user.dpc22", "select user.dpc22", "expunge 1",

@@ -7,30 +7,18 @@ is a one-line error."""
 import os
 import socket
 import subprocess
-import sys
 import threading
 
 import pytest
 
 from conftest import syncsh
-from sshd import Sshd, client_setup, keygen, require_sshd
+from sshd import Sshd, keygen, ssh_environment
 
 
 @pytest.fixture
 def ssh(tmp_path, pair):
-    require_sshd()
-    server, key, known, config = client_setup(tmp_path)
-
-    class Env:
-        pass
-    env = Env()
-    env.server, env.key, env.known, env.config, env.dir = server, key, known, config, tmp_path
-    env.command = f"{sys.executable} -m syncsh server --store {pair[1]}"
-    env.args = ["--ssh-config", str(config), "--remote-command", env.command]
-    env.stop = [server]
-    yield env
-    for server in env.stop:
-        server.stop()
+    with ssh_environment(tmp_path, pair) as env:
+        yield env
 
 
 def host_block(name, port, key, known, extra=""):
