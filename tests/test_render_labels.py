@@ -5,8 +5,7 @@ import io
 import json
 
 from syncsh.cli import main
-from syncsh.protocol.csync import CsyncConnection
-from syncsh.protocol.legacy import NEED_DATA
+from syncsh.protocol.csync import NEED_DATA, CsyncConnection
 from syncsh.render import JsonRenderer, TableRenderer
 
 COMMANDS = ["user_all dpc22", "select user.dpc22", "info", "quota user.dpc22",

@@ -476,36 +476,8 @@ class Console:
         print("\n".join(lines))
 
     def info(self) -> list[str]:
-        """The target, the full banner and the session's state (the toolbar's long form)."""
-        s = self.session
-        guard = "read-only" if self.args.read_only else "writes allowed" \
-            if self.args.allow_writes or self.target.is_demo else "writes asked for"
-        lines = [f"target      {printable(self.target.text)}  ({self.target.scheme}; {guard})"]
-        if s is None:
-            return lines + ["session     not connected (\\connect TARGET)"]
-        banner = s.banner
-        if banner is not None:
-            lines.append(f"banner      {printable(banner.text)}")
-            lines.append(f"dialect     {s.dialect or banner.dialect}"
-                         + (f"  version {printable(banner.version)}" if banner.version else ""))
-            if banner.capabilities:
-                lines.append("capability  " + "  ".join(printable(c)
-                                                         for c in banner.capabilities))
-        lines.append("session     " + ("closed (\\reconnect opens it again)" if s.closed
-                                       else "open"))
-        if s.user:
-            held = time.monotonic() - (s.user_since or time.monotonic())
-            lines.append(f"lock        {printable(s.user)} (held {held:.0f}s; ENDUSER releases it)")
-        else:
-            lines.append("lock        none")
-        lines.append(f"selected    {printable(s.selected) if s.selected else 'none'}")
-        if s.last_rtt is not None:
-            lines.append(f"round trip  {s.last_rtt * 1000:.1f} ms (last command)")
-        lines.append(f"format      {self.fmt}   pager {self.pager}   trace "
-                     f"{'on' if self.trace else 'off'}")
-        if self.recorder is not None:
-            lines.append(f"recording   {self.recorder.path}")
-        return lines
+        from syncsh.repl.help import session_info
+        return session_info(self)
 
 def _reply_lines(raw: bytes) -> list[str]:
     text = raw.decode("utf-8", "surrogateescape")
