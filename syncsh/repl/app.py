@@ -297,7 +297,11 @@ class Console:
         if confirmed is None:
             return
         self.session.on_wire = None
-        print(upload(self.session, path, mailbox, flags, confirmed=confirmed))
+        said = upload(self.session, path, mailbox, flags, confirmed=confirmed)
+        if self.fmt == "json":              # JSON lines throughout, as one-shot use
+            import json
+            said = json.dumps({"type": "upload", "text": said})
+        print(said)
 
     def release_idle_lock(self) -> str | None:
         """ENDUSER when a user lock has been held idle too long (it blocks that user's
