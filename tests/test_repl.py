@@ -414,7 +414,7 @@ def test_help_teaches_each_argument_with_its_form_and_an_example(capsys):
     for meta in META_COMMANDS:                  # every meta-command has its help
         assert f"{meta.syntax}\n  {meta.summary}" in out
     assert "no command 'get user' here" in err  # the documented dialect has no GET
-    assert "no command 'selct' here" in err
+    assert "no command 'selct' here; did you mean select?" in err
 
 
 @pytest.mark.parametrize("dialect", ["seed", "csync"])

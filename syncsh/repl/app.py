@@ -475,7 +475,10 @@ class Console:
         else:
             lines = helps.topic_help(self.table, topic)
             if lines is None:
-                print(f"no command {topic!r} here; \\help lists them", file=sys.stderr)
+                guess = C.did_you_mean(self.table, topic)
+                print(f"no command {topic!r} here"
+                      + (f"; did you mean {guess}?" if guess else "") + "; \\help lists them",
+                      file=sys.stderr)
                 return
         print("\n".join(lines))
 
