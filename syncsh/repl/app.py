@@ -416,8 +416,8 @@ class Console:
             ends.append(self.target.text if words[0] == "." else words[0])
             words.pop(0)
         if not ends:
-            raise UsageError("\\diff MASTER REPLICA --user U … ('.' for this target), "
-                             "or \\diff PAIR")
+            from syncsh.repl.help import usage
+            raise UsageError(usage("\\diff") + "  ('.' is this target; \\help \\diff)")
         if len(ends) == 1:
             given = words.index("--config") if "--config" in words[:-1] else None
             ends = self.diff_roles(ends[0], words[given + 1] if given is not None else
