@@ -100,6 +100,11 @@ def command_help(spec: C.CommandSpec, modern: bool) -> list[str]:
         width = max(len(arg.name) for arg in spec.args)
         for arg in spec.args:
             form, example = arg.described(modern)
+            if arg.kind == C.KVLIST and not arg.example:
+                example = spec.example(modern).split(" %(", 1)[-1]
+                example = "%(" + example if spec.keys else "%()"
+            elif example in ("(…)", "%(…)"):
+                example = ""                # no line to show: the form says it all
             more = "; optional" if arg.optional else ""
             more += "; one or more" if arg.repeat and not arg.optional else ""
             lines.append(f"    {arg.name:<{width}}  {form}{more}"
