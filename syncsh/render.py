@@ -132,7 +132,12 @@ def _modern_event_to_json(event) -> dict | None:
     if isinstance(event, MailboxEnd):
         return {"type": "mailbox-end", "name": event.name}
     if isinstance(event, DlistLine):
-        return {"type": event.name.lower(), "value": _plain(event.value)}
+        value = event.value
+        if hasattr(value, "guid") and hasattr(value, "data"):      # GET FETCH's file
+            return {"type": "message-file", **_plain(value)}
+        # a line with no event of its own: its name and value (a type of its own per name
+        # would let it take a documented type's name, MESSAGE's for one)
+        return {"type": "dlist", "name": event.name, "value": _plain(value)}
     return None
 
 
