@@ -104,6 +104,7 @@ def event_to_json(event) -> dict:
             data["literal"] = event.data.decode("utf-8", "replace")
         elif event.data is not None:
             data["value"] = event.data
+            from syncsh.labels import OK_VALUE_NAMES
             name = OK_VALUE_NAMES.get(event.command)
             if name and isinstance(event.data, int):
                 data[name.replace(" ", "_")] = event.data
@@ -131,7 +132,12 @@ def _modern_event_to_json(event) -> dict | None:
     if isinstance(event, MailboxEnd):
         return {"type": "mailbox-end", "name": event.name}
     if isinstance(event, DlistLine):
-        return {"type": event.name.lower(), "value": _plain(event.value)}
+        value = event.value
+        if hasattr(value, "guid") and hasattr(value, "data"):      # GET FETCH's file
+            return {"type": "message-file", **_plain(value)}
+        # a line with no event of its own: its name and value (a type of its own per name
+        # would let it take a documented type's name, MESSAGE's for one)
+        return {"type": "dlist", "name": event.name, "value": _plain(value)}
     return None
 
 
@@ -539,7 +545,8 @@ class TableRenderer(Renderer):
                                       value.get("USERID"), value.get("VALUE")))
         elif isinstance(event, DlistLine):
             self._end_rows()
-            self.console.print(_dlist_labelled(event), markup=True)
+            from syncsh.labels import dlist_labelled
+            self.console.print(dlist_labelled(event), markup=True)
 
     def done(self, done: Done) -> None:
         if isinstance(done.data, SelectInfo):
@@ -553,7 +560,8 @@ class TableRenderer(Renderer):
         if isinstance(done.data, bytes):
             self.out.write(printable(done.data.decode("utf-8", "replace").rstrip("\r\n"),
                                      block=True) + "\n")
-        labelled = _labelled_ok(done)
+        from syncsh.labels import labelled_ok
+        labelled = labelled_ok(done)
         if labelled:
             self.console.print(f"[green]OK[/green]  {labelled}", markup=True)
             return
@@ -565,44 +573,6 @@ class TableRenderer(Renderer):
 
 
 _CYRUS_OWN = "/vendor/cmu/cyrus-imapd/"
-
-# what the number of a documented-dialect OK is, by command (JSON names it the same way)
-OK_VALUE_NAMES = {"STATUS": "uidlast", "QUOTA": "quota limit", "USER_ALL": "quota limit"}
-
-
-def _labelled_ok(done: Done) -> str | None:
-    """An OK's data with its labels (rich markup), or None when it carries none."""
-    if not done.ok:
-        return None
-    name = OK_VALUE_NAMES.get(done.command)
-    if name and isinstance(done.data, int):
-        if name == "uidlast":
-            return f"uidlast {done.data}"
-        if done.data == 0 and done.command == "USER_ALL":
-            return "quota limit 0 (no quota root)"
-        return f"{name} {done.data} KiB"
-    if isinstance(done.data, dict) and done.command == "INFO":
-        flags = " ".join(done.data.get("flags") or ()) or "(none)"
-        return (f"uidvalidity {done.data['uidvalidity']} [dim]{utc(done.data['uidvalidity'])}"
-                f"[/dim]  uidlast {done.data['uidlast']}  user flags {_escape(flags)}")
-    return None
-
-
-def _dlist_labelled(event) -> str:
-    """A modern reply line syncsh has no table for: its name, then each key with its value
-    (a message file: where it is and its size, not its bytes)."""
-    from syncsh.protocol.dlist import encode
-    value = event.value
-    if hasattr(value, "guid") and hasattr(value, "data"):
-        return (f"{_escape(event.name.lower())}  guid [yellow]{_escape(value.guid)}[/yellow]  "
-                f"partition {_escape(value.partition)}  {len(value.data)} bytes "
-                "[dim](--format json has them)[/dim]")
-    if isinstance(value, dict):
-        return f"{_escape(event.name.lower())}  " + "  ".join(
-            f"[dim]{_escape(str(key).lower())}[/dim] "
-            f"{_escape(encode(item).decode('utf-8', 'replace'))}" for key, item in value.items())
-    return f"{_escape(event.name.lower())}  {_escape(encode(value).decode('utf-8', 'replace'))}"
-
 
 class Trimmed:
     """A stream for rich: its tables pad every line to the column widths; the spaces

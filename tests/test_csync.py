@@ -155,6 +155,20 @@ def test_upload_meta_command(cyrus, tmp_path):
     assert added[0]["size"] == len(body)
 
 
+def test_upload_in_the_console_says_what_it_did_in_the_format_chosen(cyrus, tmp_path, capsys):
+    from test_transcripts import run_repl_keys
+    user = fresh_user(cyrus, 2)
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"From: up@example.org\r\nSubject: upload\r\n\r\nhello\r\n")
+    run_repl_keys(f"\\format json\n\\upload {message} user.{user}\n\x04",
+                  targets(cyrus)["unix"], "--allow-writes")
+    import json
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+            if line.startswith("{")]
+    uploads = [row for row in rows if row["type"] == "upload"]
+    assert len(uploads) == 1 and f"to user.{user} as UID 3" in uploads[0]["text"]
+
+
 def test_crcs_equal_the_servers_and_differ_when_a_record_is_altered(cyrus):
     """syncsh's CRCs from a real GET FULLMAILBOX equal the server's; one record's flags
     changed in what is fed to the calculation makes them differ."""

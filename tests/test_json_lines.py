@@ -15,6 +15,21 @@ def documented_types() -> set[str]:
     return set(re.findall(r"^\| `([a-z-]+)` \|", text, re.M))
 
 
+def documented_keys(section: str) -> dict[str, set[str]]:
+    """type -> the keys docs/json.md names for it, in the section whose heading starts so."""
+    text = (ROOT / "docs" / "json.md").read_text()
+    body = text.split(f"\n## {section}", 1)[1].split("\n## ", 1)[0]
+    return {kind: set(re.findall(r"`([a-z_]+)`", keys)) | {"type"}
+            for kind, keys in re.findall(r"^\| `([a-z-]+)` \| (.*) \|$", body, re.M)}
+
+
+def assert_documented(rows: list[dict], section: str) -> None:
+    keys = documented_keys(section)
+    for row in rows:
+        assert row["type"] in keys, row
+        assert set(row) <= keys[row["type"]], (row["type"], set(row) - keys[row["type"]])
+
+
 def json_lines(stdout: bytes) -> list[dict]:
     rows = [json.loads(line) for line in stdout.decode().splitlines()]
     assert rows and all(isinstance(row, dict) and isinstance(row.get("type"), str)
@@ -31,6 +46,7 @@ def test_session_output_is_json_lines_of_documented_types():
     assert {"banner", "command", "mailbox", "message", "subscription", "sieve", "reserved",
             "done"} <= types
     assert types <= documented_types(), types - documented_types()
+    assert_documented(rows, "Sessions")
 
 
 def test_diff_output_is_json_lines_of_documented_types():
@@ -39,6 +55,7 @@ def test_diff_output_is_json_lines_of_documented_types():
     rows = json_lines(proc.stdout)
     assert [row["type"] for row in rows] == ["finding", "finding", "step", "report"]
     assert {row["type"] for row in rows} <= documented_types()
+    assert_documented(rows, "`syncsh diff --format json`")
     report = rows[-1]
     assert report["identical"] is False and report["users"] == ["dpc22"]
     assert report["findings"] == 2 and report["next_steps"] == 1

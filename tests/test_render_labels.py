@@ -5,8 +5,7 @@ import io
 import json
 
 from syncsh.cli import main
-from syncsh.protocol.csync import CsyncConnection
-from syncsh.protocol.legacy import NEED_DATA
+from syncsh.protocol.csync import NEED_DATA, CsyncConnection
 from syncsh.render import JsonRenderer, TableRenderer
 
 COMMANDS = ["user_all dpc22", "select user.dpc22", "info", "quota user.dpc22",
@@ -85,6 +84,13 @@ def test_modern_replies_are_labelled():
     rows = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert rows[0] == {"type": "quota", "root": "user.carol", "limit": 10000,
                        "resources": {"STORAGE": 10000, "MESSAGE": 500}, "modseq": 3}
+    # a message file is not a message row; an unknown line keeps its name apart from type
+    assert rows[2] == {"type": "message-file", "partition": "default", "size": 12,
+                       "guid": "94b4e66a434cf6a0fa1fabbbbbcba707d5e76f2a",
+                       "body": "Subject: x\r\n"}
+    assert rows[4] == {"type": "dlist", "name": "XFUTURE", "value": {"KIND": "new", "VALUE": "7"}}
+    from test_json_lines import assert_documented
+    assert_documented(rows, "Sessions")
 
 
 def test_the_diff_report_ends_its_lines_where_their_text_does(capsys):

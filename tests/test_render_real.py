@@ -47,7 +47,8 @@ def test_sieve_bodies_annotations_and_counts(cyrus):
                    f"{box['uniqueid']} GUID {message['guid']} UID {message['uid']})")
         events = list(map(json.loads, syncsh(master, "-c", command, "--format", "json")
                           .stdout.splitlines()))
-        value = [e for e in events if e["type"] == "message"][0]["value"]
+        value = [e for e in events if e["type"] == "message-file"][0]
+        assert value["guid"] == message["guid"] and value["partition"] == "default"
         body = value["body"].encode() if "body" in value else \
             base64.b64decode(value["body_base64"])
         assert hashlib.sha1(body).hexdigest() == message["guid"]   # the bytes, whole

@@ -415,7 +415,7 @@ def test_help_teaches_each_argument_with_its_form_and_an_example(capsys):
     for meta in META_COMMANDS:                  # every meta-command has its help
         assert f"{meta.syntax}\n  {meta.summary}" in out
     assert "no command 'get user' here" in err  # the documented dialect has no GET
-    assert "no command 'selct' here" in err
+    assert "no command 'selct' here; did you mean select?" in err
 
 
 @pytest.mark.parametrize("dialect", ["seed", "csync"])
@@ -432,9 +432,12 @@ def test_every_commands_example_is_a_line_the_prompt_would_send(dialect):
         assert found is spec or found.name.startswith(name + " "), example
         if not any(arg.kind == C.LITERAL for arg in spec.args):
             assert C.check_line(table, example) is None, example
+        # each argument with an example, but for the file list only \\upload can send
         assert all("e.g." in line for line in lines if line.startswith("    ") and
                    spec.args and not line.strip().startswith(("SIMPLE", "PARSED", "COPY",
-                                                              "keys:")))
+                                                              "keys:"))
+                   and "use \\upload" not in line)
+        assert "e.g. %(…)" not in "\n".join(lines) and "e.g. (…)" not in "\n".join(lines)
 
 
 def test_info_shows_the_banner_the_target_and_the_session(capsys):

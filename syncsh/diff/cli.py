@@ -12,7 +12,8 @@ def parser():
     from syncsh.cli import _Parser, add_connection_options, add_format_option
     p = _Parser(prog="syncsh diff", description="Compare a master and a replica; change nothing.")
     p.add_argument("ends", nargs="+", metavar="TARGET",
-                   help="MASTER REPLICA, or the name of a pair in the config")
+                   help="MASTER REPLICA, or the name of a pair in the config (syncsh "
+                        "--help lists the target forms)")
     p.add_argument("--user", "-u", action="append", default=[], metavar="USER",
                    help="compare this user's mailboxes, seen state, subscriptions, sieve and "
                         "quota (repeatable)")

@@ -34,7 +34,7 @@ KINDS = {
     ACL: ("an ACL: identifier TAB rights TAB … in one quoted string",
           '"dpc22\\tlrswipcda\\tanonymous\\t0\\t"', '"carol\\tlrswipkxtecdan\\t"'),
     UNIQUEID: ("a mailbox's uniqueid", "6b98205c796c6c61", "ixdqeyi1gzemooftrdyuw66b"),
-    ASTRING: ("a word, or a quoted string", "myscript", "DEFLATE"),
+    ASTRING: ("a word, or a quoted string", "myscript", "myscript"),
     SEQSET: ("UIDs as ranges: a:b,c (\"\" for none)", "1:3697,3919:4140", "1:3"),
     LITERAL: ("{N+} then N bytes: cannot be typed (the prompt sends one line)", "{5+}", "{5+}"),
     ITEM: ("one message: SIMPLE, PARSED or COPY, then its fields (below)",
@@ -206,7 +206,8 @@ LEGACY = {c.name: c for c in [
     _c("EXIT", [], False, "end the session"),
     _c("AUTHENTICATE", [Arg("mechanism", MECH),
                         Arg("initial-response", ASTRING, optional=True,
-                            form="the SASL initial response in base64 (never recorded)")],
+                            form="the SASL initial response in base64, = when empty "
+                                 "(never recorded)", example="=")],
        False, "SASL login (2005 dialect)", sensitive=True),
     _c("STARTTLS", [], False, "start TLS (2005 dialect)"),
 ]}
@@ -295,15 +296,17 @@ CSYNC = {c.name: c for c in [
     _c("RESTORE", [Arg("subtype", ASTRING, form="a sub-command word (\\help RESTORE SUBTYPE)",
                        example="MAILBOX"),
               Arg("argument", ASTRING, form="the sub-command's argument",
-                  example="%(…)")], True, "restore a mailbox"),
+                  example="%(UNIQUEID ixdqeyi1gzemooftrdyuw66b MBOXNAME user.carol.Sent …)")],
+       True, "restore a mailbox"),
     _c("NOOP", [], False, "do nothing"),
     _c("RESTART", [], False, "discard staged message files"),
     _c("EXIT", [], False, "end the session"),
-    _c("COMPRESS", [Arg("algorithm", ASTRING, form="DEFLATE")], False, "COMPRESS DEFLATE"),
+    _c("COMPRESS", [Arg("algorithm", ASTRING, form="the one Cyrus knows", example="DEFLATE")], False, "COMPRESS DEFLATE"),
     _c("STARTTLS", [], False, "start TLS"),
     _c("AUTHENTICATE", [Arg("mechanism", MECH),
                         Arg("initial-response", ASTRING, optional=True,
-                            form="the SASL initial response in base64 (never recorded)")],
+                            form="the SASL initial response in base64, = when empty "
+                                 "(never recorded)", example="=")],
        False, "SASL login", sensitive=True),
 ]}
 

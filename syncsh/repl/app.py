@@ -297,7 +297,11 @@ class Console:
         if confirmed is None:
             return
         self.session.on_wire = None
-        print(upload(self.session, path, mailbox, flags, confirmed=confirmed))
+        said = upload(self.session, path, mailbox, flags, confirmed=confirmed)
+        if self.fmt == "json":              # JSON lines throughout, as one-shot use
+            import json
+            said = json.dumps({"type": "upload", "text": said})
+        print(said)
 
     def release_idle_lock(self) -> str | None:
         """ENDUSER when a user lock has been held idle too long (it blocks that user's
@@ -412,8 +416,8 @@ class Console:
             ends.append(self.target.text if words[0] == "." else words[0])
             words.pop(0)
         if not ends:
-            raise UsageError("\\diff MASTER REPLICA --user U … ('.' for this target), "
-                             "or \\diff PAIR")
+            from syncsh.repl.help import usage
+            raise UsageError(usage("\\diff") + "  ('.' is this target; \\help \\diff)")
         if len(ends) == 1:
             given = words.index("--config") if "--config" in words[:-1] else None
             ends = self.diff_roles(ends[0], words[given + 1] if given is not None else
@@ -471,41 +475,16 @@ class Console:
         else:
             lines = helps.topic_help(self.table, topic)
             if lines is None:
-                print(f"no command {topic!r} here; \\help lists them", file=sys.stderr)
+                guess = C.did_you_mean(self.table, topic)
+                print(f"no command {topic!r} here"
+                      + (f"; did you mean {guess}?" if guess else "") + "; \\help lists them",
+                      file=sys.stderr)
                 return
         print("\n".join(lines))
 
     def info(self) -> list[str]:
-        """The target, the full banner and the session's state (the toolbar's long form)."""
-        s = self.session
-        guard = "read-only" if self.args.read_only else "writes allowed" \
-            if self.args.allow_writes or self.target.is_demo else "writes asked for"
-        lines = [f"target      {printable(self.target.text)}  ({self.target.scheme}; {guard})"]
-        if s is None:
-            return lines + ["session     not connected (\\connect TARGET)"]
-        banner = s.banner
-        if banner is not None:
-            lines.append(f"banner      {printable(banner.text)}")
-            lines.append(f"dialect     {s.dialect or banner.dialect}"
-                         + (f"  version {printable(banner.version)}" if banner.version else ""))
-            if banner.capabilities:
-                lines.append("capability  " + "  ".join(printable(c)
-                                                         for c in banner.capabilities))
-        lines.append("session     " + ("closed (\\reconnect opens it again)" if s.closed
-                                       else "open"))
-        if s.user:
-            held = time.monotonic() - (s.user_since or time.monotonic())
-            lines.append(f"lock        {printable(s.user)} (held {held:.0f}s; ENDUSER releases it)")
-        else:
-            lines.append("lock        none")
-        lines.append(f"selected    {printable(s.selected) if s.selected else 'none'}")
-        if s.last_rtt is not None:
-            lines.append(f"round trip  {s.last_rtt * 1000:.1f} ms (last command)")
-        lines.append(f"format      {self.fmt}   pager {self.pager}   trace "
-                     f"{'on' if self.trace else 'off'}")
-        if self.recorder is not None:
-            lines.append(f"recording   {self.recorder.path}")
-        return lines
+        from syncsh.repl.help import session_info
+        return session_info(self)
 
 def _reply_lines(raw: bytes) -> list[str]:
     text = raw.decode("utf-8", "surrogateescape")

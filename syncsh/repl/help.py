@@ -100,6 +100,11 @@ def command_help(spec: C.CommandSpec, modern: bool) -> list[str]:
         width = max(len(arg.name) for arg in spec.args)
         for arg in spec.args:
             form, example = arg.described(modern)
+            if arg.kind == C.KVLIST and not arg.example:
+                example = spec.example(modern).split(" %(", 1)[-1]
+                example = "%(" + example if spec.keys else "%()"
+            elif example in ("(…)", "%(…)"):
+                example = ""                # no line to show: the form says it all
             more = "; optional" if arg.optional else ""
             more += "; one or more" if arg.repeat and not arg.optional else ""
             lines.append(f"    {arg.name:<{width}}  {form}{more}"
@@ -159,3 +164,38 @@ def target_forms() -> list[str]:
     from syncsh.targets import FORMS
     width = max(len(form) for form, _ in FORMS)
     return ["targets:"] + [f"  {form:<{width}}  {meaning}" for form, meaning in FORMS]
+
+
+def session_info(console) -> list[str]:
+    """\\info: the target, the full banner and the session's state (the toolbar's long
+    form), of a Console."""
+    import time
+    from syncsh.printable import printable
+    s, args, target = console.session, console.args, console.target
+    guard = "read-only" if args.read_only else "writes allowed" \
+        if args.allow_writes or target.is_demo else "writes asked for"
+    lines = [f"target      {printable(target.text)}  ({target.scheme}; {guard})"]
+    if s is None:
+        return lines + ["session     not connected (\\connect TARGET)"]
+    banner = s.banner
+    if banner is not None:
+        lines.append(f"banner      {printable(banner.text)}")
+        lines.append(f"dialect     {s.dialect or banner.dialect}"
+                     + (f"  version {printable(banner.version)}" if banner.version else ""))
+        if banner.capabilities:
+            lines.append("capability  " + "  ".join(printable(c) for c in banner.capabilities))
+    lines.append("session     " + ("closed (\\reconnect opens it again)" if s.closed
+                                   else "open"))
+    if s.user:
+        held = time.monotonic() - (s.user_since or time.monotonic())
+        lines.append(f"lock        {printable(s.user)} (held {held:.0f}s; ENDUSER releases it)")
+    else:
+        lines.append("lock        none")
+    lines.append(f"selected    {printable(s.selected) if s.selected else 'none'}")
+    if s.last_rtt is not None:
+        lines.append(f"round trip  {s.last_rtt * 1000:.1f} ms (last command)")
+    lines.append(f"format      {console.fmt}   pager {console.pager}   trace "
+                 f"{'on' if console.trace else 'off'}")
+    if console.recorder is not None:
+        lines.append(f"recording   {console.recorder.path}")
+    return lines
