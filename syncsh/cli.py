@@ -260,7 +260,7 @@ def run_client(argv: list[str]) -> int:
     target = parse_target(args.target or DEFAULT_TARGET,
                           options=target_options(args, interactive=not items))
     if not items:
-        from syncsh.repl.app import run_repl
+        from syncsh.repl.loop import run_repl
         return run_repl(target, args)
     return run_one_shot(target, args, script)
 

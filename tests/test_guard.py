@@ -366,7 +366,7 @@ S: OK Expunge Complete"""
 
 @pytest.mark.parametrize("wrap", ["    ", "\t", "> ", ">> ", "md"])
 def test_an_indented_or_quoted_snippet_runs_only_its_client_lines(wrap):
-    from syncsh.repl.app import snippet_commands
+    from syncsh.repl.paste import snippet_commands
     if wrap == "md":
         text = "```\n" + DOCUMENT_BLOCK + "\n```"
     else:
@@ -377,7 +377,7 @@ def test_an_indented_or_quoted_snippet_runs_only_its_client_lines(wrap):
 
 
 def test_a_partly_quoted_email_runs_only_its_quoted_client_lines():
-    from syncsh.repl.app import snippet_commands
+    from syncsh.repl.paste import snippet_commands
     text = "Hi,\nwhat I ran:\n> C: user dpc22\n> S: OK Locked dpc22\n> C: lsub\nThanks\nBob"
     assert snippet_commands(text) == (["user dpc22", "lsub"], [])
 

@@ -133,7 +133,7 @@ def test_completion_knows_the_context():
         user = "dpc22"
         selected = "user.dpc22"
 
-    from syncsh.repl.app import META
+    from syncsh.repl.help import META
     completer = SyncCompleter(LEGACY, learnt, State(), META)
 
     def texts(text):
@@ -540,7 +540,7 @@ def test_completion_continuation_and_did_you_mean_on_a_terminal(tmp_path):
 
 def test_meta_command_arguments_complete_from_the_meta_table():
     from syncsh.protocol.commands import CSYNC, LEGACY
-    from syncsh.repl.app import META
+    from syncsh.repl.help import META
     from syncsh.repl.completer import SyncCompleter
     from syncsh.session import Learnt
 

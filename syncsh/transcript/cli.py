@@ -123,6 +123,6 @@ def run_record(argv: list[str]) -> int:
                                                     "the forms)")
     _add_client_options(p)
     args = p.parse_args(argv)
-    from syncsh.repl.app import run_repl
+    from syncsh.repl.loop import run_repl
     from syncsh.targets import parse_target
     return run_repl(parse_target(args.target), args, record=args.file)
