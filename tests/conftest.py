@@ -68,6 +68,16 @@ def teed_server(directory, store, *flags):
     return f"exec:{script}", log
 
 
+def pytest_configure(config):
+    """A run ended by SIGTERM (a CI limit, a kill) tears down like Ctrl-C: the Cyrus pairs'
+    daemonised masters are not our children and would outlive it."""
+    import signal
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupted)
+
+
 def require_cyrus():
     """Real Cyrus needs root (its master drops to the cyrus user; apt installs it)."""
     if os.geteuid() != 0:
