@@ -21,7 +21,7 @@ _LITERAL = re.compile(rb"(\{(\d{1,20})\+?\}|%\{[^{}\r\n]* (\d{1,20})\})\r?\n")
 
 
 def path() -> str:
-    from syncsh.demo import data_dir
+    from syncsh.private import data_dir_path as data_dir
     return os.path.join(data_dir(), "audit.log")
 
 

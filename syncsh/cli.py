@@ -12,175 +12,33 @@ with one line on stderr and no traceback (unless --debug).
 from __future__ import annotations
 
 import argparse
-import enum
 import os
 import sys
 
 from syncsh import __version__
+from syncsh.argparsing import Parser
 from syncsh.errors import SyncshError, UsageError, internal_error_line
+from syncsh.frontend.options import (Ordered, add_client_options, target_forms_help,
+                                     target_options)
+from syncsh.frontend.status import ExitStatus
+from syncsh.targets import expected_dialect
 
 DEFAULT_TARGET = "demo:cyrus-2"
 
 
-class Exit(enum.IntEnum):
-    OK = 0
-    FAILED = 1
-    ERROR = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):            # one line, exit 2
-        raise UsageError(message)
-
-
-class _Ordered(argparse.Action):
-    """-c and -f keep their relative order on the command line."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        items = getattr(namespace, "script", None) or []
-        items.append((self.dest, values))
-        namespace.script = items
-
-
-def _add_client_options(p: argparse.ArgumentParser) -> None:
-    """Everything a console takes: the reply format, the guard rail, the REPL's own, and how
-    to reach a target."""
-    add_format_option(p, ("table", "raw", "json"),
-                      "reply format (default: table on a terminal, raw when piped)")
-    add_guard_options(p.add_argument_group("writes"))
-    repl = p.add_argument_group("the interactive console")
-    repl.add_argument("--no-pager", action="store_true",
-                      help="never page long output (\\pager on|off|auto in the console)")
-    repl.add_argument("--lock-idle", type=float, default=300.0, metavar="SECONDS",
-                      help="send ENDUSER when a user lock has been held idle this long "
-                           "(default 300; 0: never)")
-    add_connection_options(p)
-
-
-def add_format_option(p, choices, help_text: str) -> None:
-    p.add_argument("--format", choices=choices, help=help_text)
-
-
-def add_guard_options(p) -> None:
-    guard = p.add_mutually_exclusive_group()
-    guard.add_argument("--allow-writes", action="store_true",
-                       help="let commands that change the replica through on non-demo targets "
-                            "without asking")
-    guard.add_argument("--read-only", action="store_true",
-                       help="refuse every write, from every command")
-
-
-def add_connection_options(p: argparse.ArgumentParser) -> None:
-    """How to reach a target and read its replies: every command that opens one takes these."""
-    p.add_argument("--no-color", action="store_true", help="no colour (NO_COLOR works too)")
-    p.add_argument("--debug", action="store_true", help="tracebacks for errors")
-    p.add_argument("--config", metavar="FILE", help="named targets and pairs (default: the "
-                                                   "user's config.toml)")
-    wire = p.add_argument_group("the connection")
-    wire.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                      help="idle timeout: the longest wait for the server's next bytes "
-                           "(default 30)")
-    wire.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
-                      help="overall bound on one whole reply, however it trickles in "
-                           "(default 20 x --timeout; 0: none)")
-    wire.add_argument("--max-line", type=_size, default=8 << 20, metavar="BYTES",
-                      help="longest reply line kept; a longer one is skipped with an error "
-                           "(default 8M; K, M, G suffixes)")
-    wire.add_argument("--max-greeting-lines", type=int, default=1000, metavar="N",
-                      help="most lines a server may send before its banner (default 1000)")
-    wire.add_argument("--dialect", choices=("seed", "2005", "2.3", "csync"),
-                      help="override the dialect detected from the banner")
-    ssh = p.add_argument_group("ssh:// targets")
-    ssh.add_argument("--remote-command", metavar="CMD",
-                     help="the command to run remotely (with arguments)")
-    ssh.add_argument("--ssh-config", metavar="FILE", help="instead of ~/.ssh/config")
-    ssh.add_argument("--ssh-backend", choices=("paramiko", "openssh"), default="paramiko",
-                     help="paramiko (default) or the system's ssh -T")
-    csync = p.add_argument_group("csync:// targets")
-    csync.add_argument("--password-file", metavar="FILE",
-                       help="read the password here (or SYNCSH_PASSWORD; never argv)")
-    csync.add_argument("--sasl-mech", metavar="MECH", help="PLAIN, LOGIN or SCRAM-SHA-256")
-    csync.add_argument("--tls", choices=("require", "prefer", "off"),
-                       help="require: refuse a server without STARTTLS; prefer (default): "
-                            "TLS when offered, else no clear-text password but to loopback; "
-                            "off: never TLS")
-    csync.add_argument("--insecure", action="store_true",
-                       help="STARTTLS without verifying the certificate")
-    csync.add_argument("--via", metavar="ssh://JUMP", help="tunnel through this SSH host")
-    csync.add_argument("--no-compress", action="store_true", help="no COMPRESS DEFLATE")
-
-
-def target_forms_help() -> str:
-    from syncsh.targets import FORMS
-    import textwrap
-    lines = ["targets:"]
-    for form, meaning in FORMS:
-        lines.append(f"  {form}")
-        lines += textwrap.wrap(meaning, 76, initial_indent="      ", subsequent_indent="      ")
-    return "\n".join(lines)
-
-
-def target_options(args, *, interactive: bool):
-    from syncsh.targets import TargetOptions
-    options = TargetOptions(remote_command=args.remote_command, ssh_config=args.ssh_config,
-                            ssh_backend=args.ssh_backend, config_file=args.config,
-                            interactive=interactive, timeout=args.timeout,
-                            password_file=getattr(args, "password_file", None),
-                            sasl_mech=getattr(args, "sasl_mech", None),
-                            insecure=getattr(args, "insecure", False),
-                            via=getattr(args, "via", None),
-                            compress=not getattr(args, "no_compress", False),
-                            deadline=getattr(args, "deadline", None),
-                            max_line=getattr(args, "max_line", 8 << 20),
-                            max_greeting_lines=getattr(args, "max_greeting_lines", 1000),
-                            tls=getattr(args, "tls", None))
-    if interactive:
-        options.ask = _ask_answer
-        options.secret = _ask_secret
-    return options
-
-
-def _size(text: str) -> int:
-    """A byte count: 1048576, 1024K, 16M, 1G."""
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    number, unit = (text[:-1], units[text[-1].upper()]) if text[-1:].upper() in units \
-        else (text, 1)
-    try:
-        value = int(float(number) * unit)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
-    if value < 1024:
-        raise argparse.ArgumentTypeError(f"{text!r}: at least 1K")
-    return value
-
-
-def _ask_secret(question: str) -> str:
-    import getpass          # only when a password is asked for
-    return getpass.getpass(question)
-
-
-def _ask_answer(question: str) -> str | None:
-    """The answer typed (the host-key question wants 'yes', as OpenSSH does); None at the
-    end of input."""
-    try:
-        return input(question)
-    except EOFError:
-        return None
-
-
 def client_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="syncsh", description="A console for the Cyrus IMAP replication protocol.",
+    p = Parser(prog="syncsh", description="A console for the Cyrus IMAP replication protocol.",
                 formatter_class=argparse.RawDescriptionHelpFormatter,
                 epilog=target_forms_help() + "\n\nOther commands (each with --help):\n"
                        "  syncsh server | demo | replicate | replay | record | diff | tap")
     p.add_argument("--version", action="version", version=f"syncsh {__version__}")
     p.add_argument("target", nargs="?", help="where to connect: one of the target forms below "
                                              f"(default {DEFAULT_TARGET})")
-    p.add_argument("-c", dest="c", action=_Ordered, metavar="COMMAND",
+    p.add_argument("-c", dest="c", action=Ordered, metavar="COMMAND",
                    help="run COMMAND (repeatable; runs all in order, then exits)")
-    p.add_argument("-f", dest="f", action=_Ordered, metavar="FILE",
+    p.add_argument("-f", dest="f", action=Ordered, metavar="FILE",
                    help="run the commands in FILE, one a line ('-' for stdin)")
-    _add_client_options(p)
+    add_client_options(p)
     return p
 
 
@@ -199,17 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         _traceback_if(debug)
         from syncsh.printable import printable      # (errors may quote the server)
         print(f"syncsh: {printable(str(exc))}", file=sys.stderr)
-        return Exit.ERROR
+        return ExitStatus.ERROR
     except KeyboardInterrupt:
         print("syncsh: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         _quiet_broken_pipe()
-        return Exit.OK
+        return ExitStatus.OK
     except Exception as exc:            # a bug of ours: still one line (--debug: and where)
         _traceback_if(debug)
         print(internal_error_line(exc, debug), file=sys.stderr)
-        return Exit.ERROR
+        return ExitStatus.ERROR
 
 
 def _traceback_if(debug: bool) -> None:
@@ -300,7 +158,7 @@ def run_one_shot(target, args, script: list[str]) -> int:
         check_script(script, target, args, commands.table_for(known))
     fmt = args.format or ("table" if sys.stdout.isatty() else "raw")
     renderer = make_renderer(fmt, sys.stdout, color=False if args.no_color else None)
-    status = Exit.OK
+    status = ExitStatus.OK
     session = open_session(target, timeout=args.timeout, dialect=args.dialect,
                            on_stderr=_stderr_relay, learn=False, gate=one_shot_gate(target, args))
     try:
@@ -327,15 +185,15 @@ def run_one_shot(target, args, script: list[str]) -> int:
                 except UploadFailed as exc:
                     from syncsh.printable import printable
                     print(f"syncsh: \\upload: {printable(str(exc))}", file=sys.stderr)
-                    status = Exit.FAILED
+                    status = ExitStatus.FAILED
                 continue
             from syncsh.protocol.crc import checked
             for event in checked(line, session.execute(line, batches=True)):
                 renderer.event(event)
                 if getattr(event, "agree", None) is False:
-                    status = Exit.FAILED        # the server's CRC is not its records'
+                    status = ExitStatus.FAILED        # the server's CRC is not its records'
             if not event.ok:
-                status = Exit.FAILED
+                status = ExitStatus.FAILED
             renderer.flush()
             if session.closed:
                 break
@@ -343,13 +201,6 @@ def run_one_shot(target, args, script: list[str]) -> int:
         renderer.flush()
         session.close()
     return status
-
-
-def expected_dialect(target) -> str | None:
-    """The dialect a target speaks, where its kind tells (None: only the banner will)."""
-    if target.scheme in ("csync", "unix", "cyrus"):
-        return "csync"
-    return "seed" if target.scheme == "demo" else None
 
 
 def check_script(script: list[str], target, args, table) -> None:
@@ -377,7 +228,7 @@ def _stderr_relay(line: str) -> None:
 # --------------------------------------------------------------------------- server, demo
 
 def cmd_server(argv: list[str]) -> int:
-    p = _Parser(prog="syncsh server",
+    p = Parser(prog="syncsh server",
                 description="The reference sync_server of the documented dialect, on stdin/stdout.")
     p.add_argument("--store", required=True, metavar="DIR", help="the mailstore (created if absent)")
     p.add_argument("-v", dest="verbosity", action="count", default=0,
@@ -398,7 +249,7 @@ def cmd_server(argv: list[str]) -> int:
 
 
 def cmd_demo(argv: list[str]) -> int:
-    p = _Parser(prog="syncsh demo", description="The demo pair of the Replication Examples.")
+    p = Parser(prog="syncsh demo", description="The demo pair of the Replication Examples.")
     sub = p.add_subparsers(dest="action", required=True)
     init = sub.add_parser("init", help="create DIR/cyrus-1 (master) and DIR/cyrus-2 (replica)")
     init.add_argument("directory", help="where to create the pair")
@@ -413,7 +264,7 @@ def cmd_demo(argv: list[str]) -> int:
         print(demo.init(demo.pair_dir())[0].rsplit(os.sep, 1)[0])
     else:
         print(demo.pair_dir())
-    return Exit.OK
+    return ExitStatus.OK
 
 
 def cmd_replicate(argv: list[str]) -> int:

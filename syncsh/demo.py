@@ -132,16 +132,9 @@ def init(directory: str) -> list[str]:
     return paths
 
 
-def data_dir() -> str:
-    override = os.environ.get("SYNCSH_DATA_DIR")
-    if override:
-        return override
-    from platformdirs import user_data_dir
-    return user_data_dir("syncsh", appauthor=False)
-
-
 def pair_dir() -> str:
-    return os.path.join(data_dir(), "demo")
+    from syncsh.private import data_dir_path
+    return os.path.join(data_dir_path(), "demo")
 
 
 def ensure_pair() -> str:

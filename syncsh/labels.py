@@ -5,7 +5,9 @@ The table view's words for an OK's data and for modern reply lines it has no tab
 
 from __future__ import annotations
 
-from syncsh.render import _escape, utc
+from datetime import datetime, timezone
+
+from syncsh.printable import for_markup as _escape
 
 # what the number of a documented-dialect OK is, by command (JSON names it the same way)
 OK_VALUE_NAMES = {"STATUS": "uidlast", "QUOTA": "quota limit", "USER_ALL": "quota limit"}
@@ -43,3 +45,12 @@ def dlist_labelled(event) -> str:
             f"[dim]{_escape(str(key).lower())}[/dim] "
             f"{_escape(encode(item).decode('utf-8', 'replace'))}" for key, item in value.items())
     return f"{_escape(event.name.lower())}  {_escape(encode(value).decode('utf-8', 'replace'))}"
+
+
+def utc(ts: int | None) -> str:
+    if not ts:
+        return "-"
+    try:
+        return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return "?"

@@ -33,9 +33,18 @@ def ensure_dir(path: str, *, tighten: bool = True) -> str:
     return path
 
 
+def data_dir_path() -> str:
+    """Where syncsh keeps its files (SYNCSH_DATA_DIR, else the platform's data directory)."""
+    override = os.environ.get("SYNCSH_DATA_DIR")
+    if override:
+        return override
+    from platformdirs import user_data_dir
+    return user_data_dir("syncsh", appauthor=False)
+
+
 def data_dir() -> str:
-    from syncsh.demo import data_dir as where
-    return ensure_dir(where())
+    """The data directory, made (0700) if it is not there."""
+    return ensure_dir(data_dir_path())
 
 
 def _open(path: str, flags: int):

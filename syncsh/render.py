@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from datetime import datetime, timezone
 
+from syncsh.labels import utc
 from syncsh.model import Mailbox, Message, MessageBatch, SieveScript, parse_acl, is_null_guid
 from syncsh.printable import has_unsafe, printable
 from syncsh.protocol.events import (Banner, Continuation, ContentsItem, Done, Reserved, SelectInfo,
@@ -27,13 +27,6 @@ _STYLE = {"uid": "\x1b[36m", "guid": "\x1b[33m", "null": "\x1b[2m", "flag": "\x1
           "sysflag": "\x1b[1;35m", "dim": "\x1b[2m"}
 
 
-def utc(ts: int | None) -> str:
-    if not ts:
-        return "-"
-    try:
-        return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, OSError, ValueError):
-        return "?"
 
 
 def color_wanted(stream, setting: bool | None = None) -> bool:

@@ -276,3 +276,10 @@ def _named(text: str, demo_dir, options: TargetOptions) -> Target:
     target.text = text
     target.read_only = named.read_only
     return target
+
+
+def expected_dialect(target) -> str | None:
+    """The dialect a target speaks, where its kind tells (None: only the banner will)."""
+    if target.scheme in ("csync", "unix", "cyrus"):
+        return "csync"
+    return "seed" if target.scheme == "demo" else None

@@ -215,11 +215,12 @@ def parsers():
     class Caught(Exception):
         pass
     found = {"syncsh": cli.client_parser()}
-    real = cli._Parser.parse_args
+    from syncsh.argparsing import Parser
+    real = Parser.parse_args
 
     def catch(self, *args, **kwargs):
         raise Caught(self)
-    cli._Parser.parse_args = catch
+    Parser.parse_args = catch
     try:
         for name, run in cli.SUBCOMMANDS.items():
             try:
@@ -227,7 +228,7 @@ def parsers():
             except Caught as caught:
                 found[name] = caught.args[0]
     finally:
-        cli._Parser.parse_args = real
+        Parser.parse_args = real
     for name, parser in list(found.items()):
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):

@@ -408,7 +408,7 @@ def test_a_damaged_store_is_one_line_from_the_server_and_through_a_client(tmp_pa
 
 def test_every_command_of_the_table_has_its_handler_and_no_other():
     from syncsh.protocol.commands import LEGACY
-    from syncsh.server.handlers import HANDLERS
+    from syncsh.server.registry import HANDLERS
     # NOOP is in the table (no write, whatever the server makes of it) and no command of
     # this dialect: the reference server answers it BAD, as the dialect's servers do
     assert set(HANDLERS) == set(LEGACY) - {"NOOP"}

@@ -9,8 +9,9 @@ from syncsh.errors import UsageError
 
 
 def parser():
-    from syncsh.cli import _Parser, add_connection_options, add_format_option
-    p = _Parser(prog="syncsh diff", description="Compare a master and a replica; change nothing.")
+    from syncsh.argparsing import Parser
+    from syncsh.frontend.options import add_connection_options, add_format_option
+    p = Parser(prog="syncsh diff", description="Compare a master and a replica; change nothing.")
     p.add_argument("ends", nargs="+", metavar="TARGET",
                    help="MASTER REPLICA, or the name of a pair in the config (syncsh "
                         "--help lists the target forms)")
@@ -63,7 +64,7 @@ def read_users(path: str) -> list[str]:
 def run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     from syncsh import config as configuration
-    from syncsh.cli import target_options
+    from syncsh.frontend.options import target_options
     from syncsh.targets import parse_target
     users = list(args.user)
     if args.users_from:

@@ -32,7 +32,7 @@ class Console:
     @property
     def table(self):
         """The command table of the dialect spoken now."""
-        from syncsh.cli import expected_dialect
+        from syncsh.targets import expected_dialect
         dialect = self.session.dialect if self.session is not None else \
             (self.args.dialect or expected_dialect(self.target) or "seed")
         return C.table_for(dialect)

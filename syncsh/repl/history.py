@@ -7,7 +7,7 @@ import os
 
 
 def history_path() -> str:
-    from syncsh.demo import data_dir
+    from syncsh.private import data_dir_path as data_dir
     return os.path.join(data_dir(), "history")
 
 

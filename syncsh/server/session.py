@@ -20,7 +20,8 @@ from syncsh.protocol.wire import ATOM, ContinuationRequest, FrameError, Framer, 
 from syncsh.server.args import Args, Bad, No
 from syncsh.server.common import (MAX_LINE, MAX_LITERAL, OUT, SEED_BANNER, STAGING_LIMIT, TRACE,
                                   Staged, final_reply, shown, valid_mailbox_name, valid_user)
-from syncsh.server.handlers import DIALECT_2005_ONLY, HANDLERS
+from syncsh.server import handlers  # noqa: F401  (its modules fill the table)
+from syncsh.server.registry import DIALECT_2005_ONLY, HANDLERS
 from syncsh.server.store import Store, StoreError, UserLock
 
 __all__ = ["OUT", "TRACE", "ServerSession"]

@@ -6,8 +6,8 @@ import sys
 
 
 def parser():
-    from syncsh.cli import _Parser
-    p = _Parser(prog="syncsh tap",
+    from syncsh.argparsing import Parser
+    p = Parser(prog="syncsh tap",
                 description="Relay a real sync_client to a real sync_server unchanged, showing "
                             "both directions decoded, and keep them as transcripts.")
     where = p.add_mutually_exclusive_group(required=True)

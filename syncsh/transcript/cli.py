@@ -18,8 +18,8 @@ def _host_mapping(items) -> dict[str, str]:
 
 
 def run_replay(argv: list[str]) -> int:
-    from syncsh.cli import _Parser
-    p = _Parser(prog="syncsh replay", description="Replay transcripts, checking every S: line.")
+    from syncsh.argparsing import Parser
+    p = Parser(prog="syncsh replay", description="Replay transcripts, checking every S: line.")
     p.add_argument("files", nargs="+", metavar="FILE", help="transcripts to replay, in order")
     p.add_argument("--host", action="append", metavar="NAME=TARGET",
                    help="where `$ ssh … NAME` goes (demo names get a private pair otherwise)")
@@ -116,12 +116,13 @@ def run_lint(paths: list[str]) -> int:
 
 
 def run_record(argv: list[str]) -> int:
-    from syncsh.cli import _Parser, _add_client_options
-    p = _Parser(prog="syncsh record", description="Open the REPL on TARGET, recording to FILE.")
+    from syncsh.argparsing import Parser
+    from syncsh.frontend.options import add_client_options
+    p = Parser(prog="syncsh record", description="Open the REPL on TARGET, recording to FILE.")
     p.add_argument("file", metavar="FILE", help="the transcript to write (created 0600)")
     p.add_argument("target", metavar="TARGET", help="where to connect (syncsh --help lists "
                                                     "the forms)")
-    _add_client_options(p)
+    add_client_options(p)
     args = p.parse_args(argv)
     from syncsh.repl.loop import run_repl
     from syncsh.targets import parse_target

@@ -12,8 +12,7 @@ from syncsh import guard
 from syncsh.errors import SyncshError
 from syncsh.protocol import commands
 from syncsh.transcript.parse import Step, Transcript, TranscriptError, parse
-from syncsh.transcript.replay import (DEMO_NAMES, Replayer, Unreplayable, _Run, parser_args,
-                                      ssh_host)
+from syncsh.transcript.shell import DEMO_NAMES, Unreplayable, parser_args, ssh_host
 
 def refusal_text(action: str, name: str, target, read_only: bool) -> str:
     if action == guard.REFUSE:
@@ -36,7 +35,7 @@ def host_reach(text: str) -> str | None:
     return "names a target of the config"
 
 
-def untrusted_host(replayer: Replayer, transcript: Transcript, host: str) -> str | None:
+def untrusted_host(replayer, transcript: Transcript, host: str) -> str | None:
     """Why the transcript's own %host line for host may not be used, or None: a transcript
     names hosts, only the user says where they go (--host, or --trust-hosts)."""
     text = transcript.hosts.get(host)
@@ -50,7 +49,8 @@ def untrusted_host(replayer: Replayer, transcript: Transcript, host: str) -> str
             f"not choose where it goes: --host {host}=TARGET, or --trust-hosts")
 
 
-def preflight(replayer: Replayer, transcript: Transcript, directory: str, depth: int = 0) -> None:
+def preflight(replayer, transcript: Transcript, directory: str, make_run,
+              depth: int = 0) -> None:
     """Refuse a transcript whose %host lines the user has not confirmed, or that would send
     a write the guard rail does not let through, before it sends anything.  Steps that
     cannot be replayed for other reasons are left to say so when they come."""
@@ -65,8 +65,8 @@ def preflight(replayer: Replayer, transcript: Transcript, directory: str, depth:
                 inner = parse(path)
             except TranscriptError:
                 continue                        # said when the setup runs
-            preflight(replayer, inner, os.path.dirname(path), depth + 1)
-    run = _Run(replayer, transcript, private_dir="")      # resolves targets, opens nothing
+            preflight(replayer, inner, os.path.dirname(path), make_run, depth + 1)
+    run = make_run(replayer, transcript, private_dir="")   # resolves targets, opens nothing
     targets: dict[str, object] = {}                       # each session's, by name
     for step in transcript.steps:
         try:
@@ -80,13 +80,13 @@ def preflight(replayer: Replayer, transcript: Transcript, directory: str, depth:
             _preflight_line(replayer, transcript, targets[step.session], step)
 
 
-def _preflight_shell(run: _Run, step: Step):
+def _preflight_shell(run, step: Step):
     """The target a shell step connects to (None: it connects nowhere known)."""
     argv = step.shell
     if argv and argv[0] == "ssh":
         return _resolve(run, ssh_host(argv))
     if argv and argv[0] in ("replicate", "syncsh") and "replicate" in argv[:2]:
-        from syncsh.replica.cli import parser
+        from syncsh.replica.request import parser
         args = parser_args(parser(), argv[argv.index("replicate") + 1:] + ["--master", "-"])
         target = _resolve(run, args.target)
         action = guard.decide(True, target, read_only=run.r.read_only,
@@ -101,7 +101,7 @@ class _Refused(SyncshError):
     pass
 
 
-def _resolve(run: _Run, host: str):
+def _resolve(run, host: str):
     """The target a host name stands for, without building a demo pair for it."""
     if host not in run.r.host_overrides and (run.t.hosts.get(host) or "demo:").startswith("demo:") \
             and (host in run.t.hosts or host in DEMO_NAMES):
@@ -110,8 +110,8 @@ def _resolve(run: _Run, host: str):
     return run.target_for(host)
 
 
-def _preflight_line(replayer: Replayer, transcript: Transcript, target, step: Step) -> None:
-    from syncsh.cli import expected_dialect
+def _preflight_line(replayer, transcript: Transcript, target, step: Step) -> None:
+    from syncsh.targets import expected_dialect
     dialect = expected_dialect(target)
     tables = [commands.table_for(dialect)] if dialect else \
         [commands.LEGACY, commands.CSYNC]

@@ -12,12 +12,9 @@ from syncsh import guard
 from syncsh.errors import ConnectionLost, SyncshError
 from syncsh.transcript import match
 from syncsh.transcript.parse import Step, Transcript, TranscriptError, parse
+from syncsh.transcript.shell import DEMO_NAMES, Unreplayable, parser_args, ssh_host
 
-DEMO_NAMES = ("cyrus-1", "cyrus-2")
 PASSED, FAILED, ERROR = "passed", "failed", "error"
-
-# ssh options that take an argument (OpenSSH's ssh(1))
-_SSH_ARG_OPTIONS = set("BbcDEeFIiJLlmOoPpQRSWw")
 
 
 @dataclass
@@ -42,33 +39,6 @@ class FileResult:
         if self.error or any(s.status == ERROR for s in self.steps):
             return ERROR
         return FAILED if any(s.status == FAILED for s in self.steps) else PASSED
-
-
-class Unreplayable(SyncshError):
-    pass
-
-
-def ssh_host(argv: list[str]) -> str:
-    """The HOST of ``ssh [options] [user@]HOST [command …]``."""
-    i = 1
-    while i < len(argv):
-        word = argv[i]
-        if word == "--":
-            i += 1
-            break
-        if word.startswith("-") and len(word) > 1:
-            letters = word[1:]
-            for k, letter in enumerate(letters):
-                if letter in _SSH_ARG_OPTIONS:
-                    if k == len(letters) - 1:
-                        i += 1          # the argument is the next word
-                    break
-            i += 1
-            continue
-        break
-    if i >= len(argv):
-        raise Unreplayable("ssh without a host")
-    return argv[i].rsplit("@", 1)[-1]
 
 
 class Replayer:
@@ -97,7 +67,7 @@ class Replayer:
             # everything the transcript would send is judged before anything is: a refused
             # replay sends nothing at all
             from syncsh.transcript.preflight import preflight
-            preflight(self, transcript, os.path.dirname(path))
+            preflight(self, transcript, os.path.dirname(path), _Run)
             run.setup(os.path.dirname(path))
             for outcome in run.outcomes():
                 result.steps.append(outcome)
@@ -300,7 +270,7 @@ class _Run:
         return self.heard.pop(name, [])
 
     def replicate(self, argv: list[str]) -> list[str]:
-        from syncsh.replica.cli import parser
+        from syncsh.replica.request import parser
         from syncsh.replica.engine import ReplicationFailed, Replicator
         from syncsh.replica.master import MasterStore
         args = parser_args(parser(), argv + ["--master", "-"])
@@ -343,15 +313,6 @@ class _Run:
             self.end_connection(name)
         if self.owns_private and self.private:
             shutil.rmtree(self.private, ignore_errors=True)
-
-
-def parser_args(parser, argv):
-    """replicate's own option parser, reading a transcript's `$ replicate` line."""
-    try:
-        args = parser.parse_args(argv)
-    except SyncshError as exc:
-        raise Unreplayable(f"replicate: {exc}") from None
-    return args
 
 
 def _lines(raw: bytes) -> list[str]:

@@ -8,7 +8,7 @@ from syncsh.printable import printable
 from syncsh.protocol.wire import astring
 from syncsh.server.args import Args, No
 from syncsh.server.common import OUT, TRACE, UNIQUEID, shown, valid_mailbox_name
-from syncsh.server.handlers import command
+from syncsh.server.registry import command
 
 
 @command("SELECT")

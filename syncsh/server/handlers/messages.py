@@ -11,7 +11,7 @@ from syncsh.protocol.wire import (ATOM, LITERAL, SP, Token, decode, literal,
 from syncsh.server.args import Args, Bad, No, read_flag_list, to_number
 from syncsh.server.common import (GUID24, OUT, Staged, in_sequence_set, parse_body, shown,
                                   valid_mailbox_name)
-from syncsh.server.handlers import command
+from syncsh.server.registry import command
 from syncsh.server.store import NewMessage, StoreError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from syncsh.protocol.wire import literal, quoted_or_literal
 from syncsh.server.args import Args, Bad, No
 from syncsh.server.common import OUT
-from syncsh.server.handlers import command
+from syncsh.server.registry import command
 
 
 @command("LIST_SIEVE")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from syncsh.protocol.wire import ATOM, LITERAL, STRING, astring, decode
 from syncsh.server.args import Args, Bad, No
 from syncsh.server.common import OUT, shown
-from syncsh.server.handlers import command
+from syncsh.server.registry import command
 
 
 @command("USER")

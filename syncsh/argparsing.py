@@ -1,0 +1,28 @@
+"""Argument parsing every command shares: a parser whose errors are one line (exit 2), and
+byte sizes with K, M, G suffixes. Library-level: front ends and the library's own readers
+of command lines (a transcript's `$ replicate`) use it alike."""
+
+from __future__ import annotations
+
+import argparse
+
+from syncsh.errors import UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):            # one line, exit 2
+        raise UsageError(message)
+
+
+def size(text: str) -> int:
+    """A byte count: 1048576, 1024K, 16M, 1G."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = (text[:-1], units[text[-1].upper()]) if text[-1:].upper() in units \
+        else (text, 1)
+    try:
+        value = int(float(number) * unit)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+    if value < 1024:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1K")
+    return value
