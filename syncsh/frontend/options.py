@@ -21,7 +21,8 @@ def add_client_options(p: argparse.ArgumentParser) -> None:
     """Everything a console takes: the reply format, the guard rail, the REPL's own, and how
     to reach a target."""
     add_format_option(p, ("table", "raw", "json"),
-                      "reply format (default: table on a terminal, raw when piped)")
+                      "reply format (default: table on a terminal, raw when piped); json: "
+                      "JSON lines, one schema per type (docs/json.md)")
     add_guard_options(p.add_argument_group("writes"))
     repl = p.add_argument_group("the interactive console")
     repl.add_argument("--no-pager", action="store_true",
