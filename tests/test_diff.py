@@ -284,3 +284,22 @@ def test_the_text_report_shows_server_text_escaped():
     text = out.getvalue()
     assert "\x1b]0;" not in text and "\x07" not in text and "\x1b[2J" not in text
     assert "\\x1b]0;PWNED\\x07" in text and "user.u.\\x1b[2Jx" in text
+
+
+def test_a_user_whose_lock_one_end_holds_is_an_error_never_a_divergence(tmp_path):
+    """A diff that cannot read one end must not take its silence for an empty mailstore:
+    the next step drawn from that would delete the other end's mail."""
+    from syncsh import demo
+    from syncsh.server.store import UserLock
+    for held in ("cyrus-1", "cyrus-2"):
+        lock = UserLock(os.path.join(demo.ensure_pair(), held), "dpc22")
+        lock.acquire(1)
+        try:
+            proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22",
+                          "--timeout", "30")
+        finally:
+            lock.release()
+        out = proc.stdout.decode()
+        assert proc.returncode == 2, out
+        assert "only-on" not in out and "LOSES MAIL" not in out and "replicate" not in out
+        assert "did not give its lock" in out + proc.stderr.decode()

@@ -116,6 +116,7 @@ class Differ:
         for user, names in groups.items():
             report.users.append(user)
             before, boxes_before = len(report.findings), len(report.mailboxes)
+            errors_before = len(report.errors)
             try:
                 if self.modern:
                     self.modern_user(report, user, names)
@@ -124,6 +125,8 @@ class Differ:
             except ConnectionLost as exc:
                 report.errors.append(f"{user}: {exc}")
                 continue
+            if len(report.errors) > errors_before:
+                continue                  # not compared: an error, neither absent nor identical
             found = report.findings[before:] = pair_renames(report.findings[before:])
             for finding in found:
                 finding.step = self.suggest(finding)
@@ -155,18 +158,28 @@ class Differ:
                 return (0 if name == f"user.{user}" else 1), name
         ms = Side(self.m.execute(command, batches=True))
         rs = Side(self.r.execute(command, batches=True))
+        findings_before, boxes_before = len(report.findings), set(report.mailboxes)
         try:
             self.merge_mailboxes(report, user, ms, rs, key)
             m_rest, r_rest = ms.rest(), rs.rest()
+            failed = False
             for side, done in (("master", ms.done), ("replica", rs.done)):
                 if done is not None and not done.ok:
                     if "lock" in done.text.lower():
-                        report.findings.append(Finding(user, "", C.LOCK, f"could not get the "
-                                                       f"lock on {user} on the {side}: {done.text}"))
-                        report.errors.append(f"{user}: the {side} did not give its lock: "
-                                             f"{done.text}")
+                        failed = True
+                        report.errors.append(f"{user}: the {side} did not give its lock "
+                                             f"({done.text}): not compared; retry when no "
+                                             "replication run holds the user")
                     elif done.code != "IMAP_MAILBOX_NONEXISTENT":
+                        failed = True
                         report.errors.append(f"{user} on the {side}: {done.status} {done.text}")
+            if failed:
+                # one end said nothing of the user: what the other holds is no divergence,
+                # and a next step drawn from it would delete real mail
+                del report.findings[findings_before:]
+                for key_ in set(report.mailboxes) - boxes_before:
+                    del report.mailboxes[key_]
+                return
             if not names:
                 self.user_extras(report, user, m_rest, r_rest,
                                  ms.done.data if ms.done and ms.done.ok else None,
