@@ -347,6 +347,8 @@ def test_a_tall_reply_pages_through_less_as_psql_runs_it(tmp_path):
         assert screen.rstrip().endswith(":"), screen          # less's prompt: it paged
         assert "ESC" not in screen and "^[" not in screen      # the table's escapes passed
         assert "UID  GUID" in screen
+        term.keys("C-c")                      # less's own: the console stays, less too
+        time.sleep(0.3)
         term.keys("q")
         term.keys("quota user.dpc22", "Enter")
         screen = term.wait_for("OK  quota limit 100000 KiB")

@@ -92,8 +92,19 @@ class PagedOutput:
                 self.pager.stdin.close()
             except (BrokenPipeError, OSError):
                 pass
-            self.pager.wait()
+            self.wait_for_pager()
             self.pager = None
+
+    def wait_for_pager(self) -> None:
+        """Until the user leaves the pager. Ctrl-C there reaches syncsh too (one process
+        group): less takes it as its own, so syncsh waits on instead of ending the console
+        and leaving less reading the terminal."""
+        while True:
+            try:
+                self.pager.wait()
+                return
+            except KeyboardInterrupt:
+                continue
 
 
 def pager_env(argv: list[str]) -> dict[str, str]:
