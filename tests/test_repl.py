@@ -229,6 +229,17 @@ def test_a_pasted_document_snippet_runs_its_client_lines(capsys):
     assert "not run (a shell line): $ ssh -x cyrus-2" in captured.err
 
 
+def test_a_wrapped_client_line_and_annotations_typed_line_by_line(tmp_path, capsys):
+    target, log = logging_target(tmp_path)
+    snippet = ("\x1b[200~C: user_some dpc22 \\\nC:     user.dpc22\n"
+               "S: OK User_Some finished\x1b[201~\n")
+    run_repl_keys(snippet + "# an annotation typed on its own\n\x04", target, "--allow-writes")
+    sent = log.read_bytes()
+    assert b"user_some dpc22 user.dpc22\r\n" in sent          # one command, joined
+    assert b"#" not in sent and b"user.dpc22\r\n" not in sent.replace(
+        b"user_some dpc22 user.dpc22\r\n", b"")
+
+
 def test_meta_commands(tmp_path, capsys):
     run_repl_keys("\\help setflags\n\\format json\nquota user.dpc22\n\\frob\n\\history\n\x04",
                   "demo:cyrus-2")

@@ -105,7 +105,7 @@ class Console:
 
     def run_line(self, line: str, confirm) -> None:
         line = line.strip()
-        if not line:
+        if not line or line.startswith("#"):     # an annotation, as in -f scripts
             return
         if line.startswith("\\upload"):
             self.upload(line.partition(" ")[2], confirm)

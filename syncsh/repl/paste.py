@@ -38,12 +38,21 @@ def snippet_commands(text: str) -> tuple[list[str], list[str]]:
     lines = [classify(i, raw) for i, raw in enumerate(raws)]
     prefixed = any(line.kind in ("C", "S") for line in lines)
     commands, skipped = [], []
+    pending = ""                          # a C: line wrapped with a trailing backslash
     for line in lines:
         if prefixed and line.kind != "C":
             continue
         command = line.text if line.kind in ("C", "S", "text") else (
             line.raw.strip() if line.kind not in ("blank", "#") else "")
+        if pending:
+            command = f"{pending} {command.lstrip()}".rstrip()
+            pending = ""
+        if command.endswith("\\") and not command.endswith("\\\\"):
+            pending = command[:-1].rstrip()
+            continue
         if not command:
             continue
         (skipped if command.startswith("$") else commands).append(command)
+    if pending:
+        commands.append(pending)
     return commands, skipped
