@@ -253,11 +253,18 @@ def cmd_demo(argv: list[str]) -> int:
     sub = p.add_subparsers(dest="action", required=True)
     init = sub.add_parser("init", help="create DIR/cyrus-1 (master) and DIR/cyrus-2 (replica)")
     init.add_argument("directory", help="where to create the pair")
+    init.add_argument("--force", action="store_true",
+                      help="re-create stores that are there already (what they hold is lost)")
     sub.add_parser("reset", help="restore the pair that demo: targets open")
     sub.add_parser("path", help="where the demo: pair lives")
     args = p.parse_args(argv)
     from syncsh import demo
     if args.action == "init":
+        there = [name for name in demo.NAMES
+                 if os.path.exists(os.path.join(args.directory, name))]
+        if there and not args.force:
+            raise UsageError(f"{args.directory} holds {' and '.join(there)} already: "
+                             "demo init --force re-creates them (what they hold is lost)")
         for path in demo.init(args.directory):
             print(path)
     elif args.action == "reset":

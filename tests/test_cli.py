@@ -136,6 +136,9 @@ def test_server_cli_and_demo_commands(tmp_path):
     proc = syncsh("demo", "init", str(tmp_path / "d"))
     assert proc.returncode == 0
     assert os.path.exists(tmp_path / "d" / "cyrus-1" / "store.sqlite3")
+    proc = syncsh("demo", "init", str(tmp_path / "d"))           # never over stores silently
+    assert proc.returncode == 2 and b"--force" in proc.stderr
+    assert syncsh("demo", "init", "--force", str(tmp_path / "d")).returncode == 0
     proc = syncsh("server", "--store", str(tmp_path / "fresh"), input=b"QUOTA x\r\nEXIT\r\n")
     assert proc.stdout == b"* Sync Server v0.0 [EXPERIMENTAL]\r\nOK 0\r\nOK Finished\r\n"
     proc = syncsh("server", "--store", str(tmp_path / "d" / "cyrus-2"), "--dialect", "2005",
