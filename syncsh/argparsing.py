@@ -26,3 +26,23 @@ def size(text: str) -> int:
     if value < 1024:
         raise argparse.ArgumentTypeError(f"{text!r}: at least 1K")
     return value
+
+
+def seconds(text: str) -> float:
+    """A time in seconds: a number, not negative (0 means none or at once, as the option
+    says), finite."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds must be 0 or more")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A wait that must be some time: above 0."""
+    value = seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds must be above 0")
+    return value

@@ -16,7 +16,7 @@ import os
 import sys
 
 from syncsh import __version__
-from syncsh.argparsing import Parser
+from syncsh.argparsing import Parser, positive_seconds, seconds
 from syncsh.errors import SyncshError, UsageError, internal_error_line
 from syncsh.frontend.options import (Ordered, add_client_options, target_forms_help,
                                      target_options)
@@ -235,9 +235,9 @@ def cmd_server(argv: list[str]) -> int:
                    help="-v -v: trace each command on stderr")
     p.add_argument("--dialect", choices=("seed", "2005"), default="seed",
                    help="the greeting and replies of this dialect (default seed)")
-    p.add_argument("--lock-timeout", type=float, default=10.0, metavar="SECONDS",
+    p.add_argument("--lock-timeout", type=seconds, default=10.0, metavar="SECONDS",
                    help="how long a session waits for a user lock before NO (default 10)")
-    p.add_argument("--idle-timeout", type=float, default=1800.0, metavar="SECONDS",
+    p.add_argument("--idle-timeout", type=positive_seconds, default=1800.0, metavar="SECONDS",
                    help="close a connection idle this long (default 1800)")
     args = p.parse_args(argv)
     from syncsh.server.main import serve

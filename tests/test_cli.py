@@ -126,7 +126,12 @@ def test_a_dead_server_and_a_missing_program_are_one_line_errors(tmp_path):
 
 def test_bad_targets_and_options_are_usage_errors():
     for args in (["nowhere", "-c", "x"], ["demo:cyrus-9", "-c", "x"], ["exec:", "-c", "x"],
-                 ["exec:'unbalanced", "-c", "x"], ["--format", "xml", "-c", "x"]):
+                 ["exec:'unbalanced", "-c", "x"], ["--format", "xml", "-c", "x"],
+                 ["demo:cyrus-2", "--timeout", "-1", "-c", "x"],
+                 ["demo:cyrus-2", "--deadline", "nan", "-c", "x"],
+                 ["diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "u", "--recheck", "-3"],
+                 ["server", "--store", "/nonexistent/x", "--lock-timeout", "-5"],
+                 ["tap", "--listen", "127.0.0.1:99999", "--to", "csync://127.0.0.1:1"]):
         proc = syncsh(*args)
         assert proc.returncode == 2, args
         assert len(proc.stderr.decode().strip().splitlines()) == 1, proc.stderr

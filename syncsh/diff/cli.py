@@ -9,7 +9,7 @@ from syncsh.errors import UsageError
 
 
 def parser():
-    from syncsh.argparsing import Parser
+    from syncsh.argparsing import Parser, positive_seconds
     from syncsh.frontend.options import add_connection_options, add_format_option
     p = Parser(prog="syncsh diff", description="Compare a master and a replica; change nothing.")
     p.add_argument("ends", nargs="+", metavar="TARGET",
@@ -25,7 +25,7 @@ def parser():
                    help="also sizes, mailbox annotations and message bodies against their GUIDs")
     p.add_argument("--expunged", action="store_true",
                    help="count expunged records that Cyrus keeps")
-    p.add_argument("--recheck", type=float, metavar="SECONDS",
+    p.add_argument("--recheck", type=positive_seconds, metavar="SECONDS",
                    help="look again after SECONDS before calling a difference divergence")
     p.add_argument("--master-store", metavar="DIR",
                    help="documented dialect: the master's store, for the suggested replicate")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from syncsh.argparsing import size
+from syncsh.argparsing import positive_seconds, seconds, size
 
 
 class Ordered(argparse.Action):
@@ -27,7 +27,7 @@ def add_client_options(p: argparse.ArgumentParser) -> None:
     repl = p.add_argument_group("the interactive console")
     repl.add_argument("--no-pager", action="store_true",
                       help="never page long output (\\pager on|off|auto in the console)")
-    repl.add_argument("--lock-idle", type=float, default=300.0, metavar="SECONDS",
+    repl.add_argument("--lock-idle", type=seconds, default=300.0, metavar="SECONDS",
                       help="send ENDUSER when a user lock has been held idle this long "
                            "(default 300; 0: never)")
     add_connection_options(p)
@@ -53,10 +53,10 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="named targets and pairs (default: the "
                                                    "user's config.toml)")
     wire = p.add_argument_group("the connection")
-    wire.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+    wire.add_argument("--timeout", type=positive_seconds, default=30.0, metavar="SECONDS",
                       help="idle timeout: the longest wait for the server's next bytes "
                            "(default 30)")
-    wire.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+    wire.add_argument("--deadline", type=seconds, default=None, metavar="SECONDS",
                       help="overall bound on one whole reply, however it trickles in "
                            "(default 20 x --timeout; 0: none)")
     wire.add_argument("--max-line", type=size, default=8 << 20, metavar="BYTES",

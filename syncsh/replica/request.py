@@ -3,7 +3,7 @@ front end and a transcript's `$ replicate` line read it with the same parser."""
 
 from __future__ import annotations
 
-from syncsh.argparsing import Parser
+from syncsh.argparsing import Parser, positive_seconds
 
 
 def parser():
@@ -23,7 +23,7 @@ def parser():
                    help="print the writes it would send; send none")
     p.add_argument("--read-only", action="store_true",
                    help="refuse to write (only --dry-run runs)")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=positive_seconds, default=30.0, metavar="SECONDS",
                    help="the longest wait for the replica's next bytes (default 30)")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors")
     p.add_argument("--config", metavar="FILE", help="named targets (default: the user's "

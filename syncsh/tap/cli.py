@@ -6,7 +6,7 @@ import sys
 
 
 def parser():
-    from syncsh.argparsing import Parser
+    from syncsh.argparsing import Parser, positive_seconds
     p = Parser(prog="syncsh tap",
                 description="Relay a real sync_client to a real sync_server unchanged, showing "
                             "both directions decoded, and keep them as transcripts.")
@@ -44,7 +44,7 @@ def parser():
     p.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert")
     p.add_argument("--insecure", action="store_true",
                    help="with --tls-cert: do not verify the server's certificate")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=positive_seconds, default=30.0, metavar="SECONDS",
                    help="longest wait to connect to the target")
     return p
 

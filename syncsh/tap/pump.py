@@ -197,8 +197,8 @@ class Connection:
 
 def listen(address: str) -> socket.socket:
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        raise UsageError(f"--listen {address!r}: expected HOST:PORT")
+    if not sep or not port.isascii() or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"--listen {address!r}: expected HOST:PORT (a port 0 to 65535)")
     host = host.strip("[]") or "127.0.0.1"
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -18,7 +18,7 @@ def _host_mapping(items) -> dict[str, str]:
 
 
 def run_replay(argv: list[str]) -> int:
-    from syncsh.argparsing import Parser
+    from syncsh.argparsing import Parser, positive_seconds
     p = Parser(prog="syncsh replay", description="Replay transcripts, checking every S: line.")
     p.add_argument("files", nargs="+", metavar="FILE", help="transcripts to replay, in order")
     p.add_argument("--host", action="append", metavar="NAME=TARGET",
@@ -41,7 +41,7 @@ def run_replay(argv: list[str]) -> int:
                    help="let the transcripts' own %%host lines choose targets beyond demo: "
                         "(they still get no credentials)")
     p.add_argument("--lint", action="store_true", help="report transcript defects; run nothing")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=positive_seconds, default=30.0, metavar="SECONDS",
                    help="the longest wait for a server's next bytes (default 30)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passed steps too")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors")
