@@ -25,7 +25,11 @@ def password_for(target) -> str:
     if os.environ.get("SYNCSH_PASSWORD"):
         return os.environ["SYNCSH_PASSWORD"]
     if options.interactive and options.secret is not None:
-        return options.secret(f"Password for {target.user}@{target.host}: ")
+        answer = options.secret(f"Password for {target.user}@{target.host}: ")
+        if not answer:           # Ctrl-C, Ctrl-D or nothing typed: nothing is sent
+            raise UsageError(f"no password given for {target.user}@{target.host}: not "
+                             "connected")
+        return answer
     raise UsageError(f"{target.text} needs a password: --password-file FILE or SYNCSH_PASSWORD")
 
 

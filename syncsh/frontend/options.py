@@ -116,9 +116,13 @@ def target_options(args, *, interactive: bool):
     return options
 
 
-def ask_secret(question: str) -> str:
+def ask_secret(question: str) -> str | None:
+    """A password, typed with no echo; None if abandoned (Ctrl-C, Ctrl-D)."""
     import getpass          # only when a password is asked for
-    return getpass.getpass(question)
+    try:
+        return getpass.getpass(question)
+    except (EOFError, KeyboardInterrupt):
+        return None
 
 
 def ask_answer(question: str) -> str | None:

@@ -154,12 +154,15 @@ def _ask(question: str) -> str | None:
         return None
 
 
-def _secret(question: str) -> str:
+def _secret(question: str) -> str | None:
+    """A password or passphrase, typed with no echo at all (not even its length, as
+    getpass does it); None if abandoned (Ctrl-C, Ctrl-D)."""
+    from prompt_toolkit.layout.processors import PasswordProcessor
     from prompt_toolkit.shortcuts import prompt
     try:
-        return prompt(question, is_password=True)
+        return prompt(question, input_processors=[PasswordProcessor(char="")])
     except (EOFError, KeyboardInterrupt):
-        return ""
+        return None
 
 
 def run_snippet(console: Console, text: str, confirm) -> None:

@@ -319,6 +319,8 @@ def _load_key(path: str, options: SSHOptions, host: Host):
             _warn(options, f"{path} is encrypted and there is no prompt to ask for its passphrase")
             return None
         passphrase = options.secret(f"Enter passphrase for key '{path}': ")
+        if passphrase is None:           # abandoned: the key is not used
+            return None
         try:
             return paramiko.PKey.from_path(path, passphrase.encode())
         except (paramiko.SSHException, ValueError, TypeError):
