@@ -366,3 +366,30 @@ def test_control_bytes_in_a_reply_reach_the_report_escaped(tmp_path):
     assert b"+OK \\x1b]0;PWNED\\x07\\x1b[2J" in proc.stdout
     proc = syncsh("replay", "--format", "junit", *host, str(path))
     ET.fromstring(proc.stdout)                           # well-formed XML
+
+
+def test_a_long_literal_is_read_in_linear_time(tmp_path):
+    """A recorded APPLY MESSAGE or upload is one command over thousands of C: lines: each
+    line is fed once (asking the whole text at every line took 32 s for 30k lines)."""
+    from syncsh.transcript.lint import lint
+    from syncsh.transcript.parse import parse
+
+    def transcript(count):
+        body = "\r\n".join(f"line {i} of a long body" for i in range(count)).encode()
+        text = (f"C: $ ssh cyrus-2 x\nS: * Sync Server ...\nC: user dpc22\nS: OK Locked dpc22\n"
+                f"C: upload_sieve big 1 {{{len(body)}+}}\n"
+                + "\n".join(f"C: line {i} of a long body" for i in range(count))
+                + "\nS: OK Upload_sieve completed\n")
+        path = tmp_path / f"t{count}.txt"
+        path.write_text(text)
+        return str(path)
+
+    def cost(path):
+        import time
+        start = time.process_time()
+        parsed = parse(path)
+        assert lint(parsed) == [] and len(parsed.steps) == 3
+        return time.process_time() - start
+    small, big = transcript(2_000), transcript(20_000)
+    cost(small)                                          # warm up
+    assert cost(big) <= 30 * max(cost(small), 0.001)     # 10x the lines: about 10x the time

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from syncsh.protocol import commands
 from syncsh.transcript.match import ELLIPSIS, matcher_of, normalise
-from syncsh.transcript.parse import Line, Step, Transcript, outside_literals, wire_complete
+from syncsh.transcript.parse import Gathered, Line, Step, Transcript, outside_literals
 
 _REPLY_STARTS = ("*", "+", "OK", "NO", "BAD")
 
@@ -24,25 +24,27 @@ def logical(lines: list[Line]) -> list[Line]:
     """Reply lines as the framer reads them: the S: lines after a {n+} are the literal's
     bytes and belong to the line that announced it.  Elided lines end a literal too."""
     out: list[Line] = []
-    pending: Line | None = None
+    pending: tuple[Line, Gathered] | None = None
+
+    def whole(first: Line, gathered: Gathered) -> Line:
+        return Line(first.number, "S", gathered.text, first.raw)
     for line in lines:
         if pending is not None:
             if normalise(line.text) == ELLIPSIS:
-                out.append(pending)
+                out.append(whole(*pending))
                 pending = None
-            else:
-                pending = Line(pending.number, "S", pending.text + "\r\n" + line.text, pending.raw)
-                if wire_complete(pending.text):
-                    out.append(pending)
-                    pending = None
-                continue
-        if not wire_complete(line.text) and not normalise(line.text).endswith(ELLIPSIS) \
+            elif pending[1].add(line.text):
+                out.append(whole(*pending))
+                pending = None
+            continue
+        gathered = Gathered(line.text)
+        if not gathered.complete and not normalise(line.text).endswith(ELLIPSIS) \
                 and matcher_of(line.text)[1] is None:
-            pending = line
+            pending = (line, gathered)
         else:
             out.append(line)
     if pending is not None:
-        out.append(pending)
+        out.append(whole(*pending))
     return out
 
 

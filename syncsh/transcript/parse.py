@@ -24,6 +24,7 @@ import textwrap
 from dataclasses import dataclass, field
 
 from syncsh.errors import SyncshError
+from syncsh.protocol.wire import Framer as _WireFramer
 
 
 class TranscriptError(SyncshError):
@@ -158,6 +159,7 @@ def parse(path: str, text: str | None = None) -> Transcript:
     lines = read_lines(path, text)
     transcript = Transcript(path, lines, [])
     latest: dict[str, Step] = {}     # each session's last step: its S: lines go there
+    gathering: dict[str, Gathered] = {}    # a session's command still reading its literal
     pending: Line | None = None      # an S: line continued with a backslash
     exact = False
     for line in lines:
@@ -172,15 +174,20 @@ def parse(path: str, text: str | None = None) -> Transcript:
                 raise TranscriptError(f"{path}:{pending.number}: a continued S: line "
                                       "has no continuation")
             step = latest.get(line.session)
-            if step is not None and not step.is_shell and not step.expected and \
-                    not wire_complete(step.command.text):
+            open_command = gathering.get(line.session)
+            if step is not None and open_command is not None and not step.expected:
                 # the command announced a literal: these C: lines are its bytes, CRLF apart
-                step.command = Line(step.command.number, "C",
-                                    step.command.text + "\r\n" + line.text, step.command.raw,
-                                    session=line.session)
+                if open_command.add(line.text):
+                    _close(step, gathering.pop(line.session))
                 continue
-            latest[line.session] = Step(line)
-            transcript.steps.append(latest[line.session])
+            if open_command is not None:
+                _close(step, gathering.pop(line.session))
+            latest[line.session] = step = Step(line)
+            transcript.steps.append(step)
+            if not step.is_shell:
+                gathered = Gathered(line.text)
+                if not gathered.complete:
+                    gathering[line.session] = gathered
             continue
         if line.kind != "S":
             continue
@@ -188,6 +195,8 @@ def parse(path: str, text: str | None = None) -> Transcript:
         if step is None:
             raise TranscriptError(f"{path}:{line.number}: an S: line before any C: line"
                                   + (f" of session {line.session}" if line.session else ""))
+        if line.session in gathering:
+            _close(step, gathering.pop(line.session))
         step.source.append(line.number)
         line.exact = exact
         text_now = line.text
@@ -203,12 +212,63 @@ def parse(path: str, text: str | None = None) -> Transcript:
                            line.session)
             continue
         step.expected.append(line)
+    for session, gathered in gathering.items():
+        _close(latest[session], gathered)
     if pending is not None:
         raise TranscriptError(f"{path}:{pending.number}: a continued S: line has no continuation")
     if not transcript.steps:        # a wrong file must not pass as an empty transcript
         raise TranscriptError(f"{path}: no transcript here: no C: line"
                               + (" in its :: literal blocks" if is_document(text) else ""))
     return transcript
+
+
+class Gathered:
+    """A command or reply written over several lines, its literals' bytes among them: the
+    lines so far, and a framer fed each once (linear, however long the literal; asking
+    wire_complete of the whole text at every line was quadratic)."""
+
+    def __init__(self, first: str) -> None:
+        self.parts = [first]
+        self.framer = _framer(first)
+        self.complete = self._feed(first)
+
+    def add(self, text: str) -> bool:
+        self.parts.append(text)
+        if isinstance(self.framer, _WireFramer) and "%{" in text:
+            self.framer = _framer("%{")          # a file literal after all: read again
+            return self._refeed()
+        self.complete = self._feed(text)
+        return self.complete
+
+    @property
+    def text(self) -> str:
+        return "\r\n".join(self.parts)
+
+    def _refeed(self) -> bool:
+        from syncsh.tap.frames import CommandFramer
+        self.framer = CommandFramer()
+        self.complete = False
+        for part in self.parts:
+            self.complete = self._feed(part)
+        return self.complete
+
+    def _feed(self, text: str) -> bool:
+        self.framer.feed(text.encode("utf-8", "surrogateescape") + b"\r\n")
+        item = self.framer.next_item() if isinstance(self.framer, _WireFramer) else \
+            self.framer.next_command()
+        return item is not None and self.framer.pending == 0
+
+
+def _framer(first: str):
+    if "%{" in first:                # the modern dialect's file literals (APPLY MESSAGE)
+        from syncsh.tap.frames import CommandFramer
+        return CommandFramer()
+    return _WireFramer()
+
+
+def _close(step: Step, gathered: Gathered) -> None:
+    step.command = Line(step.command.number, "C", gathered.text, step.command.raw,
+                        session=step.command.session)
 
 
 def wire_complete(text: str) -> bool:
