@@ -393,3 +393,20 @@ def test_a_long_literal_is_read_in_linear_time(tmp_path):
     small, big = transcript(2_000), transcript(20_000)
     cost(small)                                          # warm up
     assert cost(big) <= 30 * max(cost(small), 0.001)     # 10x the lines: about 10x the time
+
+
+def test_lint_names_what_replay_would_stop_at(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("%setup replay nonexistent.txt\nC: quota user.dpc22\nS: OK 1\n"
+                    "C: $ ssh cyrus-2 x\nS: * Sync Server ...\nC[B]: quota user.dpc22\n"
+                    "C: $ rm -rf /\nC: $ ssh cyrus-2 x\nS: * Sync Server ...\n"
+                    "C: upload_sieve x 1 {5+}\nC: abc\nS: OK Upload_sieve completed\n")
+    proc = syncsh("replay", "--lint", str(path))
+    out = proc.stdout.decode()
+    assert proc.returncode == 1, out
+    for number, text in ((1, "%setup replay nonexistent.txt: no such file"),
+                         (2, "a protocol line before any `$ ssh`"),
+                         (6, "a protocol line before any `$ ssh` of session B"),
+                         (7, "a shell line replay cannot run"),
+                         (10, "its literal announces more bytes than its C: lines hold")):
+        assert f"{path}:{number}: {text}" in out, out

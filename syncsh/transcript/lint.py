@@ -54,8 +54,10 @@ def _head(line: Line) -> Line:
 
 
 def lint(transcript: Transcript) -> list[tuple[int, str]]:
-    problems: list[tuple[int, str]] = _hosts(transcript)
+    problems: list[tuple[int, str]] = _hosts(transcript) + _setups(transcript)
+    connected: set[str] = set()
     for step in transcript.steps:
+        problems += _order(step, connected)
         first = step.command.text.split("\r\n", 1)[0]
         if not step.is_shell:
             problem = commands.unbalanced(outside_literals(step.command.text))
@@ -69,6 +71,38 @@ def lint(transcript: Transcript) -> list[tuple[int, str]]:
         problems += _server_lines(step, after_banner=False)
         problems += _reply_shape(step, first)
     return sorted(problems)
+
+
+def _order(step: Step, connected: set[str]) -> list[tuple[int, str]]:
+    """What replay would stop at: a command before its session connects, a shell line it
+    cannot run, a literal its lines do not fill."""
+    session = f" of session {step.session}" if step.session else ""
+    if step.is_shell:
+        argv = step.command.text[1:].split()
+        if argv and argv[0] == "ssh":
+            connected.add(step.session)
+        elif not argv or not ("replicate" in argv[:2] and argv[0] in ("replicate", "syncsh")):
+            return [(step.command.number, "a shell line replay cannot run (only `$ ssh …` "
+                                          "and `$ replicate …`)")]
+        return []
+    problems = []
+    if step.session not in connected:
+        problems.append((step.command.number, f"a protocol line before any `$ ssh`{session}"))
+    if step.unfinished:
+        problems.append((step.command.number, "its literal announces more bytes than its C: "
+                                              "lines hold (replay would wait for the rest)"))
+    return problems
+
+
+def _setups(transcript: Transcript) -> list[tuple[int, str]]:
+    import os
+    problems = []
+    for number, args in transcript.setup:
+        if args[0] in ("replay", "snapshot"):
+            path = os.path.join(os.path.dirname(transcript.path), args[1])
+            if not os.path.exists(path):
+                problems.append((number, f"%setup {args[0]} {args[1]}: no such file"))
+    return problems
 
 
 def _hosts(transcript: Transcript) -> list[tuple[int, str]]:

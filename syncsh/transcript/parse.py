@@ -46,6 +46,7 @@ class Step:
     command: Line
     expected: list[Line] = field(default_factory=list)     # continuations joined
     source: list[int] = field(default_factory=list)        # file lines of its S: lines
+    unfinished: bool = False     # its literal announced more bytes than its C: lines hold
 
     @property
     def session(self) -> str:
@@ -269,6 +270,7 @@ def _framer(first: str):
 def _close(step: Step, gathered: Gathered) -> None:
     step.command = Line(step.command.number, "C", gathered.text, step.command.raw,
                         session=step.command.session)
+    step.unfinished = not gathered.complete
 
 
 def wire_complete(text: str) -> bool:
