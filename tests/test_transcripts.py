@@ -410,3 +410,10 @@ def test_lint_names_what_replay_would_stop_at(tmp_path):
                          (7, "a shell line replay cannot run"),
                          (10, "its literal announces more bytes than its C: lines hold")):
         assert f"{path}:{number}: {text}" in out, out
+
+
+def test_recording_into_a_directory_that_is_not_there_is_refused(tmp_path, capsys):
+    missing = tmp_path / "no" / "such" / "dir"
+    run_repl_keys(f"\\record {missing}/x.txt\nquota user.dpc22\n\x04", "demo:cyrus-2")
+    assert "cannot record to" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()

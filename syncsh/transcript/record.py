@@ -45,8 +45,12 @@ def connect_lines(target, banner) -> list[str]:
 
 class Recorder:
     def __init__(self, path: str, target, banner) -> None:
+        import os
         self.path = path
         from syncsh import private
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):             # a typo must not make directories
+            raise FileNotFoundError(2, f"no directory {folder}")
         setup = snapshot_setup(path, target)
         # what was typed and what the server holds: the recording is its owner's only
         self.handle = private.open_write(path, encoding="utf-8", errors="surrogateescape",
