@@ -181,3 +181,41 @@ def test_every_reply_in_the_wire_captures_parses():
                 assert event.problem is None or event.text.startswith("* Fatal error"), \
                     (event, stream[:200])
     assert total > 100
+
+
+def test_flat_lines_read_at_once_give_what_the_token_path_gives():
+    """A kvlist of atoms and plain strings is read with two expressions (most of a GET
+    USER reply): the same events, types included, however the bytes are cut."""
+    import random
+    from syncsh.protocol import dlist
+
+    def shape(value):
+        if isinstance(value, dict):
+            return (type(value).__name__, [(k, shape(v)) for k, v in value.items()])
+        if isinstance(value, list):
+            return ("list", [shape(v) for v in value])
+        return (type(value).__name__, value)
+
+    def read(data, fast, chunk=None):
+        reader = dlist.Reader()
+        if not fast:
+            reader._flat_line = lambda: None
+        out = []
+        for i in range(0, len(data), chunk or len(data)):
+            reader.feed(data[i:i + (chunk or len(data))])
+            out += list(reader.events())
+        reader.feed(b"")
+        out += list(reader.events())
+        return [(type(e).__name__, getattr(e, "name", None),
+                 shape(getattr(e, "value", getattr(e, "text", None)))) for e in out]
+    values = [b"NIL", b"x", b"user.a", b"$Label", b"\\Seen", b"123", b'""', b'"a b"',
+              b'"t\tab"', b'"%x"', b"a%b", b"a\tb", b"{3+}", b"(a b)", b'"q\\"x"']
+    rnd = random.Random(7)
+    for _ in range(1500):
+        parts = []
+        for _ in range(rnd.randint(0, 5)):
+            parts += [rnd.choice([b"UNIQUEID", b"MBOXNAME", b"ACL"]), rnd.choice(values)]
+        data = b"* MAILBOX %(" + rnd.choice([b" ", b"  "]).join(parts) + b")\r\nOK success\r\n"
+        expected = read(data, False)
+        for chunk in (None, 1, 9):
+            assert read(data, True, chunk) == expected, data

@@ -139,6 +139,11 @@ _TOKEN = re.compile(
     rb'|"(?P<str>(?:[^"\\\r\n]|\\.)*)"|(?P<atom>[^ \t\r\n()"]+)')
 _UNQUOTE = re.compile(rb"\\(.)")
 _LINE_HEAD = re.compile(rb"\* ([^ \r\n()\"{%]+) ")
+# A line whose value is a kvlist of atoms and plain quoted strings only (GET USER's MAILBOX
+# lines, most of a GET reply): read whole with two expressions instead of token by token.
+_FLAT_TOKEN = rb'(?:"[^"\\\r\n%]*"|[^ \t"(){}%\\\r\n]+)'
+_FLAT_LINE = re.compile(rb"%\((" + _FLAT_TOKEN + rb"(?: " + _FLAT_TOKEN + rb")*)\)[ \t]*\r?\n")
+_FLAT_ITEM = re.compile(rb'"([^"]*)"|([^ ]+)')
 _LINE_END = re.compile(rb"[ \t]*\r?\n")
 # A RECORD kvlist in the form Cyrus prints it, read in one step (the general path below
 # handles anything else: literals, unusual keys, quoted values with specials).
@@ -302,7 +307,32 @@ class Reader:
         self.name = match.group(1).decode("ascii", "replace")
         self.in_line = True
         self.pos = match.end()
+        flat = self._flat_line()
+        if flat is not None:
+            return flat
         return self._value_step()
+
+    def _flat_line(self):
+        """The line's value read at once when it is a flat kvlist (None: read it token by
+        token): the same Line the token path gives, within the same line limit."""
+        match = _FLAT_LINE.match(self.buf, self.pos)
+        if match is None:
+            return None
+        items = _FLAT_ITEM.findall(match.group(1))
+        if len(items) % 2 or match.end() - self.line_start + VALUE_COST * (
+                len(items) // 2 + 1) > self.max_line:
+            return None
+        kv = KV()
+        for i in range(0, len(items), 2):
+            key_quoted, key = items[i]
+            if key_quoted or not key:
+                return None                      # a key is an atom
+            quoted, atom = items[i + 1]
+            kv[key.decode("utf-8", "surrogateescape")] = _flat_value(quoted, atom)
+        self.pos = match.end()
+        event = Line(self.name, kv)
+        self._reset_line()
+        return event
 
     def _text_line(self):
         self.line_start = self.pos
@@ -501,6 +531,17 @@ class Reader:
         event = Line(self.name, self.value)
         self._reset_line()
         return event
+
+
+def _flat_value(quoted: bytes, atom: bytes):
+    """A value of a flat kvlist, as the token path makes it."""
+    if not atom:
+        return quoted.decode("utf-8", "surrogateescape")
+    if atom == b"NIL":
+        return None
+    if atom[:1] in (b"\\", b"$"):
+        return Flag(atom.decode("utf-8", "surrogateescape"))
+    return atom.decode("utf-8", "surrogateescape")
 
 
 def parse_value(data: bytes):
