@@ -193,3 +193,12 @@ def test_a_store_is_not_replicated_onto_itself(pair):
     assert proc.returncode == 2
     assert proc.stderr.decode().strip() == ("syncsh: demo:cyrus-1 is the master store itself: "
                                             "replicate copies a master to another store")
+
+
+def test_a_user_on_neither_end_is_said_not_replicated(pair):
+    master, replica = pair
+    proc = syncsh("replicate", "--master", master, "-s", exec_target(replica), "-u", "nosuch",
+                  "dpc22")
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip() == \
+        "syncsh replicate: nosuch: no mailbox on either end: check the name"

@@ -146,8 +146,9 @@ def modern_step(f, replica_text: str = "REPLICA") -> Step:
         return Step(f"the {side}'s mailbox annotations win over the {other}'s (higher "
                     "HIGHESTMODSEQ)", sync, M2R if side == "master" else R2M)
     if kind in (C.ACL, C.QUOTA, C.SUBSCRIPTION):
-        what = {C.ACL: "ACL", C.QUOTA: "quota", C.SUBSCRIPTION: "subscriptions"}[kind]
-        return Step(f"the master's {what} replaces the replica's (a replica-side change is "
+        what = {C.ACL: "ACL replaces", C.QUOTA: "quota replaces",
+                C.SUBSCRIPTION: "subscriptions replace"}[kind]
+        return Step(f"the master's {what} the replica's (a replica-side change is "
                     "undone)", sync, M2R)
     if kind == C.ONLY_MASTER:
         return Step("creates the folder on the replica", sync, M2R)

@@ -126,17 +126,23 @@ def diff_roles(console, other: str, config_file: str | None) -> list[str]:
         return [other, here]
     raise UsageError("no diff: say m or r (or \\diff MASTER REPLICA)")
 
+
 def describe_loss(console) -> str:
+    """What a new connection leaves behind: a dropped session's state, or what ending a
+    live one gives up (its EXIT releases the lock and the staged messages)."""
     s = console.session
-    if s is None or not s.closed:
+    if s is None:
         return ""
     lost = []
     if s.user:
         lost.append(f"the lock on {s.user}")
     if s.selected:
         lost.append(f"the selected mailbox {s.selected}")
-    return ("reconnected; lost: " + ", ".join(lost) + " (and any staged messages)") if lost \
-        else "reconnected; any staged messages were lost"
+    head = "reconnected; lost" if s.closed else "the previous session ended; given up"
+    if not lost:
+        return "reconnected; any staged messages were lost" if s.closed else ""
+    return f"{head}: " + ", ".join(lost) + " (and any staged messages)"
+
 
 def show_help(console, topic: str) -> None:
     from syncsh.repl import help as helps

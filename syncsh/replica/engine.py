@@ -135,6 +135,9 @@ class Replicator:
             raise ReplicationFailed(f"USER_ALL failed: {done.status} {done.text}")
         master = self.master.user(user)
         try:
+            if not master.mailboxes and (replica.inbox_missing or not replica.mailboxes):
+                # a mistyped name must not pass as replicated
+                raise ReplicationFailed("no mailbox on either end: check the name")
             inbox = "user." + user
             theirs = next((m for m in replica.mailboxes if m.name == inbox), None)
             ours = master.mailboxes.get(inbox)

@@ -120,12 +120,14 @@ class TranscriptSession:
         self.max_literal = max_literal
         self.steps: list[list] = []        # per command waiting: [verb, lines, notes, raw]
         self.label = ""
+        self._target = ""
         self.greeted = False
 
     def __call__(self, event) -> None:
         if isinstance(event, ev.Opened):
             stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(event.wallclock))
             self.label = f"session {self.number or event.conn}"
+            self._target = event.target
             self.write([f"# {self.label}: {printable(event.peer)} to "
                         f"{printable(event.target)}, opened {stamp}"])
         elif isinstance(event, ev.Greeted) and self.greeted:
@@ -136,6 +138,9 @@ class TranscriptSession:
             lines = []
             if self.host_target:
                 lines.append(f"%host {self.host} = {self.host_target}")
+            else:                 # a csync:// --to names no administrator to log in as
+                lines.append(f"# replay: syncsh replay --host {self.host}=csync://ADMIN@HOST"
+                             f"[:PORT] (the tap's target: {printable(self._target)})")
             lines.append(f"C: $ ssh {self.host} sync_server")
             seen = [line for line in event.lines if line not in event.removed]
             lines += [f"S: {line}" for line in seen]
