@@ -6,7 +6,8 @@ import json
 
 from syncsh.cli import main
 from syncsh.protocol.csync import NEED_DATA, CsyncConnection
-from syncsh.render import JsonRenderer, TableRenderer
+from syncsh.render.json_lines import JsonRenderer
+from syncsh.render.table import TableRenderer
 
 COMMANDS = ["user_all dpc22", "select user.dpc22", "info", "quota user.dpc22",
             "quota user.nobody", "status", "setflags 4140 (hello world)", "info"]

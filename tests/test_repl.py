@@ -278,11 +278,11 @@ def test_a_damaged_demo_store_is_one_line_and_the_prompt_stays(tmp_path, monkeyp
 
 def test_a_bug_of_ours_is_one_line_and_the_session_goes_on(monkeypatch, capsys):
     """Whatever breaks inside a command (here the renderer) costs that command only."""
-    from syncsh import render
+    from syncsh.render import table
 
     def broken(self, event):
         raise RuntimeError("boom")
-    monkeypatch.setattr(render.TableRenderer, "event", broken)
+    monkeypatch.setattr(table.TableRenderer, "event", broken)
     keys = "user_some dpc22 user.dpc22\n\\help quota\n\\format raw\nquota user.dpc22\n\x04"
     status = run_repl_keys(keys, "demo:cyrus-2")
     captured = capsys.readouterr()

@@ -99,7 +99,8 @@ def run(argv: list[str]) -> int:
     streamed = None
     if args.format != "json":
         from rich.console import Console
-        from syncsh.render import Trimmed, color_wanted
+        from syncsh.render import color_wanted
+        from syncsh.render.table import Trimmed
         console = Console(file=Trimmed(sys.stdout), highlight=False, soft_wrap=True,
                           force_terminal=color_wanted(sys.stdout, False if args.no_color else None),
                           no_color=args.no_color or not color_wanted(sys.stdout))

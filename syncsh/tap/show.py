@@ -134,7 +134,7 @@ class LiveView:
 
 def event_json(event) -> dict | None:
     """An event as a JSON object (the codec's events as the renderers write them)."""
-    from syncsh.render import event_to_json
+    from syncsh.render.json_lines import event_to_json
     base = {"conn": event.conn, "t": round(event.time, 6)}
     if isinstance(event, ev.Opened):
         return {**base, "type": "open", "peer": event.peer, "target": event.target,
@@ -168,7 +168,7 @@ def event_json(event) -> dict | None:
 def command_value(framed) -> object:
     """A command's words and its dlist value, message bodies as their GUID and size."""
     from syncsh.protocol import dlist
-    from syncsh.render import _plain
+    from syncsh.render.json_lines import _plain
     words = framed.head.split(None, 2)
     line = [w.decode("utf-8", "replace") for w in words[:2]]
     if len(words) < 3 and not framed.literals:
