@@ -34,7 +34,7 @@ def labelled_ok(done) -> str | None:
 def dlist_labelled(event) -> str:
     """A modern reply line syncsh has no table for: its name, then each key with its value
     (a message file: where it is and its size, not its bytes)."""
-    from syncsh.protocol.dlist import encode
+    from syncsh.protocol.dlist_values import encode
     value = event.value
     if hasattr(value, "guid") and hasattr(value, "data"):
         return (f"{_escape(event.name.lower())}  guid [yellow]{_escape(value.guid)}[/yellow]  "

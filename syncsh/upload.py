@@ -15,7 +15,7 @@ import time
 from syncsh.errors import SyncshError, UsageError
 from syncsh.model import Mailbox
 from syncsh.protocol.csync import Missing
-from syncsh.protocol.dlist import KV, File, Flag, encode, encode_named
+from syncsh.protocol.dlist_values import KV, File, Flag, encode, encode_named
 
 
 class UploadFailed(SyncshError):

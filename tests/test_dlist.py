@@ -7,7 +7,8 @@ from hypothesis import given, settings, strategies as st
 
 from syncsh.protocol import dlist
 from syncsh.protocol.csync import CsyncConnection, MailboxEnd
-from syncsh.protocol.dlist import KV, File, Flag, Reader, Record, RecordsStart, encode, parse_value
+from syncsh.protocol.dlist import Reader, Record, RecordsStart, parse_value
+from syncsh.protocol.dlist_values import KV, File, Flag, encode
 from syncsh.protocol.events import NEED_DATA, Done, Untagged
 from syncsh.model import Mailbox, Message
 

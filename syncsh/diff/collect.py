@@ -13,7 +13,7 @@ from syncsh.diff.user_state import crc_checked, quota_text, seen_text, self_chec
 from syncsh.errors import ConnectionLost, SyncshError
 from syncsh.model import Mailbox, Message, MessageBatch, SieveScript
 from syncsh.protocol.csync import MailboxEnd, Quota, Seen
-from syncsh.protocol.dlist import encode_named
+from syncsh.protocol.dlist_values import encode_named
 from syncsh.protocol.events import Done, Subscription
 
 
@@ -349,7 +349,7 @@ class Differ:
             kv = {"MBOXNAME": box.name, "PARTITION": fields.get("PARTITION", "default"),
                   "UNIQUEID": box.uniqueid, "GUID": message.guid, "UID": message.uid}
             from syncsh.protocol.csync import DlistLine
-            from syncsh.protocol.dlist import KV
+            from syncsh.protocol.dlist_values import KV
             events, done = session.run(encode_named("GET FETCH", KV(kv)))
             files = [e.value for e in events if isinstance(e, DlistLine) and e.name == "MESSAGE"]
             data = getattr(files[0], "data", None) if files else None

@@ -13,7 +13,7 @@ from operator import itemgetter
 from syncsh.errors import ProtocolError
 from syncsh.model import FlagSets, Mailbox, Message, MessageBatch, SieveScript
 from syncsh.protocol import dlist
-from syncsh.protocol.dlist import KV, as_int
+from syncsh.protocol.dlist_values import KV, as_int
 from syncsh.protocol.csync_events import DlistLine, MailboxEnd, Missing, Quota, Seen
 from syncsh.protocol.events import NEED_DATA, Continuation, Done, Subscription, Untagged
 
