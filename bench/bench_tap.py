@@ -77,6 +77,7 @@ def measure() -> list[Figure]:
     finally:
         tap.terminate()
         tap.wait(10)
+        pair.stop()                           # its data kept for the next run
     with open(log, encoding="utf-8", errors="replace") as handle:
         shown = handle.read()
     messages = sum(int(n) for n in re.findall(r"C: APPLY MESSAGE \((\d+) messages", shown))
