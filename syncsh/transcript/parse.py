@@ -225,8 +225,8 @@ def parse(path: str, text: str | None = None) -> Transcript:
 
 class Gathered:
     """A command or reply written over several lines, its literals' bytes among them: the
-    lines so far, and a framer fed each once (linear, however long the literal; asking
-    wire_complete of the whole text at every line was quadratic)."""
+    lines so far, and a framer fed each once (linear, however long the literal; reading
+    the whole text again at every line was quadratic)."""
 
     def __init__(self, first: str) -> None:
         self.parts = [first]
@@ -236,8 +236,7 @@ class Gathered:
     def add(self, text: str) -> bool:
         self.parts.append(text)
         if isinstance(self.framer, _WireFramer) and "%{" in text:
-            self.framer = _framer("%{")          # a file literal after all: read again
-            return self._refeed()
+            return self._refeed()                # a file literal after all: read again
         self.complete = self._feed(text)
         return self.complete
 
@@ -246,8 +245,7 @@ class Gathered:
         return "\r\n".join(self.parts)
 
     def _refeed(self) -> bool:
-        from syncsh.tap.frames import CommandFramer
-        self.framer = CommandFramer()
+        self.framer = _framer("%{")
         self.complete = False
         for part in self.parts:
             self.complete = self._feed(part)
@@ -271,19 +269,6 @@ def _close(step: Step, gathered: Gathered) -> None:
     step.command = Line(step.command.number, "C", gathered.text, step.command.raw,
                         session=step.command.session)
     step.unfinished = not gathered.complete
-
-
-def wire_complete(text: str) -> bool:
-    """Whether a command written over C: lines is a whole logical line yet."""
-    if "%{" in text:                 # the modern dialect's file literals (APPLY MESSAGE)
-        from syncsh.tap.frames import CommandFramer
-        framer = CommandFramer()
-        framer.feed(text.encode("utf-8", "surrogateescape") + b"\r\n")
-        return framer.next_command() is not None and framer.pending == 0
-    from syncsh.protocol.wire import Framer
-    framer = Framer()
-    framer.feed(text.encode("utf-8", "surrogateescape") + b"\r\n")
-    return framer.next_item() is not None and framer.pending == 0
 
 
 def _exact_directive(transcript: Transcript, line: Line) -> bool:
