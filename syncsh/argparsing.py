@@ -10,8 +10,30 @@ from syncsh.errors import UsageError
 
 
 class Parser(argparse.ArgumentParser):
+    out = None          # where --help and --version go (the command's stdout), if not sys.stdout
+
     def error(self, message):            # one line, exit 2
         raise UsageError(message)
+
+    def _print_message(self, message, file=None):
+        import sys
+        if self.out is not None and (file is None or file is sys.stdout):
+            file = self.out
+        super()._print_message(message, file)
+
+
+def parse(parser: Parser, argv: list[str], env):
+    """``parser``'s reading of ``argv``, its help and version written to ``env``'s stdout."""
+    _send_help_to(parser, env.stdout)
+    return parser.parse_args(argv)
+
+
+def _send_help_to(parser, out) -> None:
+    parser.out = out
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _send_help_to(sub, out)
 
 
 def size(text: str) -> int:

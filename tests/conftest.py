@@ -47,10 +47,28 @@ def pair(tmp_path):
     return master, replica
 
 
-def syncsh(*args, input=None, timeout=60, env=None):
-    """Run the syncsh command line as a user would: a real process."""
-    return subprocess.run([sys.executable, "-m", "syncsh", *args], input=input,
-                          capture_output=True, timeout=timeout, env=env)
+# commands that own the process (its stdio file descriptors, its signals) run as one
+_PROCESS_COMMANDS = ("server", "tap")
+
+
+def syncsh(*args, input=None, timeout=60, env=None, process=False):
+    """The syncsh command line as a user runs it: ``main(argv, env)`` in this process over
+    in-memory streams (stdin not a terminal, as under a pipe), or with ``process`` (or
+    environment variables of its own, or a command that owns its process) a real child.
+    Either way a CompletedProcess with the bytes of stdout and stderr."""
+    if process or env is not None or (args and args[0] in _PROCESS_COMMANDS):
+        return subprocess.run([sys.executable, "-m", "syncsh", *args], input=input,
+                              capture_output=True, timeout=timeout, env=env)
+    return in_process(*args, input=input)
+
+
+def in_process(*args, input=None, **facts):
+    from syncsh.cli import main
+    from syncsh.environment import Environment
+    environment = Environment.in_memory(input or b"", **facts)
+    status = main(list(args), environment)
+    out, err = environment.captured()
+    return subprocess.CompletedProcess(["syncsh", *args], int(status), out, err)
 
 
 def server_argv(store, *extra):

@@ -94,9 +94,10 @@ def test_modern_replies_are_labelled():
     assert_documented(rows, "Sessions")
 
 
-def test_the_diff_report_ends_its_lines_where_their_text_does(capsys):
-    from syncsh.diff.cli import run
-    assert run(["demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22", "--no-color"]) == 1
-    out = capsys.readouterr().out
+def test_the_diff_report_ends_its_lines_where_their_text_does():
+    from conftest import in_process
+    result = in_process("diff", "demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22", "--no-color")
+    assert result.returncode == 1
+    out = result.stdout.decode()
     assert "  dpc22    user.dpc22    uidlast, seen\n" in out           # its summary table
     assert [line for line in out.split("\n") if line.endswith(" ")] == []

@@ -19,8 +19,10 @@ def color_wanted(stream, setting: bool | None = None) -> bool:
 class Renderer:
     """Base: subclasses print in one format.  ``wire`` receives raw lines ("S"/"C")."""
 
-    def __init__(self, out=None, *, color: bool | None = None, width: int | None = None) -> None:
+    def __init__(self, out=None, *, color: bool | None = None, width: int | None = None,
+                 err=None) -> None:
         self.out = out or sys.stdout
+        self.err = err or sys.stderr        # what is said about a reply, not the reply
         self.color = color_wanted(self.out, color)
         self.width = width
 

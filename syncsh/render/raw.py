@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 from syncsh.printable import printable
 from syncsh.protocol.events import Banner, Untagged
@@ -40,13 +39,13 @@ class RawRenderer(Renderer):
         if isinstance(event, Untagged) and event.problem and not event.text:
             # a line that was not kept (over --max-line): no bytes to show, so say so
             self.flush()
-            print(f"syncsh: {printable(event.problem)}", file=sys.stderr)
+            print(f"syncsh: {printable(event.problem)}", file=self.err)
         elif getattr(event, "agree", None) is False and hasattr(event, "computed"):
             # the wire lines are the output; a CRC that disagrees is said once, on stderr
             self.flush()
             print(f"syncsh: {printable(event.mailbox)}: {event.name} differs: server "
                   f"{event.server}, computed from its records {event.computed}",
-                  file=sys.stderr)
+                  file=self.err)
 
     def wire(self, direction: str, raw: bytes) -> None:
         # the pieces come as read: a long line can come in several (a record list run by

@@ -17,7 +17,7 @@ from syncsh.repl.paste import SNIPPET_START, snippet_commands
 
 def run_repl(target, args, *, input=None, output=None, record: str | None = None,
              env=None) -> int:
-    # env: the front end's Environment (syncsh/frontend/environment.py)
+    # env: the front end's Environment (syncsh/environment.py)
     from prompt_toolkit import PromptSession
     from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
     from prompt_toolkit.styles import Style

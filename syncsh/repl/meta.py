@@ -78,7 +78,6 @@ def diff(console, rest: str) -> None:
     this target's role then comes from the config's pairs (or the demo pair), else
     the user is asked; never assumed (a reversed diff suggests overwriting the master)."""
     import shlex
-    from syncsh.diff.cli import run as run_diff
     try:
         words = shlex.split(rest)
     except ValueError as exc:
@@ -100,7 +99,10 @@ def diff(console, rest: str) -> None:
                          "(diff would wait for it)")
     config = ["--config", console.args.config] if getattr(console.args, "config", None) and \
         "--config" not in words else []
-    status = run_diff([*ends, *words, *config])
+    from syncsh.diff.request import parser
+    from syncsh.diff.run import run_diff
+    from syncsh.environment import Environment
+    status = run_diff(parser().parse_args([*ends, *words, *config]), Environment.of_process())
     print(f"(diff exit status {status})", file=sys.stderr)
 
 def diff_roles(console, other: str, config_file: str | None) -> list[str]:

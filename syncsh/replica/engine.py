@@ -117,10 +117,6 @@ class Replicator:
         finally:
             self.end_user()
 
-    def replicate_users(self, users: list[str]) -> None:
-        for user in users:
-            self.user_mode_user(user)
-
     def user_mode_user(self, user: str) -> None:
         if self.verbosity:
             self.say(f"USER {user}")

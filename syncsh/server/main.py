@@ -45,11 +45,12 @@ class _Output:
 
 def serve(store_dir: str, *, verbosity: int = 0, dialect: str = "seed",
           idle_timeout: float = 1800.0, lock_timeout: float = 10.0,
-          in_fd: int = 0, out_fd: int = 1) -> int:
+          in_fd: int = 0, out_fd: int = 1, err=None) -> int:
+    err = err or sys.stderr
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     store = Store(store_dir)
     session = ServerSession(store, dialect=dialect, lock_timeout=lock_timeout)
-    out = _Output(out_fd, sys.stderr, verbosity)
+    out = _Output(out_fd, err, verbosity)
     try:
         out.write(OUT, session.banner())
         out.flush()
@@ -57,7 +58,7 @@ def serve(store_dir: str, *, verbosity: int = 0, dialect: str = "seed",
             ready, _, _ = select.select([in_fd], [], [], idle_timeout)
             if not ready:
                 if verbosity:
-                    sys.stderr.write("sync_server: idle for %gs, closing\n" % idle_timeout)
+                    err.write("sync_server: idle for %gs, closing\n" % idle_timeout)
                 break
             data = os.read(in_fd, 1 << 16)
             if not data:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from syncsh.errors import UsageError
 
 
@@ -26,7 +24,10 @@ def _replay_target(args, upstream) -> str | None:
     return None
 
 
-def start(args, *, warn) -> int:
+def start(args, env) -> int:
+    def warn(text: str) -> None:
+        env.warn(f"syncsh tap: warning: {text}")
+
     from syncsh.tap import pump, record
     if args.listen and not args.to:
         raise UsageError("--listen needs --to csync://HOST[:PORT] or unix:/PATH")
@@ -57,7 +58,7 @@ def start(args, *, warn) -> int:
                 append=args.append)
         except OSError as exc:
             raise UsageError(f"--record {args.record}: {exc.strerror or exc}") from None
-    view = None if args.quiet else _view(args)
+    view = None if args.quiet else _view(args, env)
 
     def make_sinks(conn: int) -> list:
         sinks = [view] if view is not None else []
@@ -75,11 +76,11 @@ def start(args, *, warn) -> int:
                        else None, args.insecure, warn)
     listener = pump.listen(args.listen)
     address = listener.getsockname()
-    print(f"syncsh tap: listening on {address[0]}:{address[1]}, forwarding to {upstream.text}",
-          file=sys.stderr, flush=True)
+    env.warn(f"syncsh tap: listening on {address[0]}:{address[1]}, forwarding to "
+             f"{upstream.text}")
     return pump.serve(listener, upstream, make_sinks, relay_options=options, tls=tls,
                       connections=args.connections,
-                      say=lambda text: print(f"syncsh tap: {text}", file=sys.stderr, flush=True))
+                      say=lambda text: env.warn(f"syncsh tap: {text}"))
 
 
 def _stop_on_sigterm() -> None:
@@ -91,7 +92,7 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _view(args):
+def _view(args, env):
     from syncsh.render import color_wanted
     from syncsh.tap import show
     if args.log:
@@ -100,8 +101,8 @@ def _view(args):
         except OSError as exc:
             raise UsageError(f"--log {args.log}: {exc.strerror or exc}") from None
     else:
-        out = sys.stderr if args.exec else sys.stdout
+        out = env.stderr if args.exec else env.stdout
     if args.format == "json" and not args.record:
         return show.JsonView(out)
-    color = False if args.no_color else color_wanted(out)
+    color = False if args.no_color or env.color is False else color_wanted(out)
     return show.LiveView(out, color=color)

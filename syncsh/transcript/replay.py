@@ -271,8 +271,9 @@ class _Run:
 
     def replicate(self, argv: list[str]) -> list[str]:
         from syncsh.replica.request import parser
-        from syncsh.replica.engine import ReplicationFailed, Replicator
+        from syncsh.replica.engine import Replicator
         from syncsh.replica.master import MasterStore
+        from syncsh.replica.runner import replicate
         args = parser_args(parser(), argv + ["--master", "-"])
         target = self.target_for(args.target)
         action = guard.decide(True, target, read_only=self.r.read_only,
@@ -288,13 +289,7 @@ class _Run:
         master = MasterStore(self.store_of(self.t.master))
         try:
             engine = Replicator(master, session, verbosity=args.verbosity, say=out.append)
-            try:
-                if args.mailboxes:
-                    engine.replicate_mailboxes(args.mailboxes)
-                else:
-                    engine.replicate_users(args.users)
-            except ReplicationFailed as exc:
-                out.append(f"syncsh replicate: {exc}")
+            replicate(engine, users=args.users, mailboxes=args.mailboxes, report=out.append)
         finally:
             master.close()
             session.close()

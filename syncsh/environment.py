@@ -105,9 +105,9 @@ class Environment:
     def _ask_line(self, question: str) -> str | None:
         """The answer typed (the host-key question wants 'yes', as OpenSSH does); None at
         the end of input."""
-        if self.stdin is not sys.stdin:
-            self.stderr.write(question)
-            self.stderr.flush()
+        if self.stdin is not sys.stdin:          # as input() asks: on stdout
+            self.stdout.write(question)
+            self.stdout.flush()
             line = self.stdin.readline() if self.stdin else ""
             return line.rstrip("\n") if line else None
         try:

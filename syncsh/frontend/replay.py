@@ -1,23 +1,14 @@
-"""``syncsh replay`` and ``syncsh record``."""
+"""``syncsh replay``: transcripts replayed, every S: line checked (--lint: read only,
+--update: failing steps rewritten)."""
 
 from __future__ import annotations
 
-import sys
-
+from syncsh.argparsing import parse
 from syncsh.errors import UsageError
+from syncsh.status import ExitStatus
 
 
-def _host_mapping(items) -> dict[str, str]:
-    hosts = {}
-    for item in items or []:
-        name, sep, target = item.partition("=")
-        if not sep or not name or not target:
-            raise UsageError(f"--host {item!r}: expected NAME=TARGET")
-        hosts[name] = target
-    return hosts
-
-
-def run_replay(argv: list[str]) -> int:
+def parser():
     from syncsh.argparsing import Parser, positive_seconds
     p = Parser(prog="syncsh replay", description="Replay transcripts, checking every S: line.")
     p.add_argument("files", nargs="+", metavar="FILE", help="transcripts to replay, in order")
@@ -45,12 +36,26 @@ def run_replay(argv: list[str]) -> int:
                    help="the longest wait for a server's next bytes (default 30)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passed steps too")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors")
-    args = p.parse_args(argv)
+    return p
+
+
+def host_mapping(items) -> dict[str, str]:
+    hosts = {}
+    for item in items or []:
+        name, sep, target = item.partition("=")
+        if not sep or not name or not target:
+            raise UsageError(f"--host {item!r}: expected NAME=TARGET")
+        hosts[name] = target
+    return hosts
+
+
+def run(argv: list[str], env) -> ExitStatus:
+    args = parse(parser(), argv, env)
     if args.lint:
-        return run_lint(args.files)
+        return run_lint(args.files, env)
     from syncsh.transcript.replay import Replayer
     from syncsh.transcript.report import exit_status, junit_report, text_report
-    replayer = Replayer(hosts=_host_mapping(args.host), allow_writes=args.allow_writes,
+    replayer = Replayer(hosts=host_mapping(args.host), allow_writes=args.allow_writes,
                         stop_on_fail=args.stop_on_fail, timeout=args.timeout,
                         trust_hosts=args.trust_hosts, read_only=args.read_only)
     results = []
@@ -58,29 +63,18 @@ def run_replay(argv: list[str]) -> int:
         result = replayer.run_file(path)
         results.append(result)
         if args.update and result.transcript is not None and not result.error:
-            _update(path, result, interactive=args.interactive)
+            _update(path, result, env, interactive=args.interactive)
         if args.stop_on_fail and result.status != "passed":
             break
     if args.format == "junit":
-        sys.stdout.write(junit_report(results))
+        env.stdout.write(junit_report(results))
     else:
         for line in text_report(results, verbose=args.verbose):
-            print(line)
-    return exit_status(results)       # --update too: a step failed, whatever was rewritten
+            env.say(line)
+    return ExitStatus(exit_status(results))   # --update too: a step failed, whatever was rewritten
 
 
-def _ask_to_accept(step) -> bool:
-    """cram's -i: the step's diff, then a question on the terminal."""
-    for line in step.diff:
-        print(line)
-    try:
-        answer = input(f"accept the new reply of line {step.step.command.number}? [y/N] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
-
-
-def _update(path: str, result, *, interactive: bool = False) -> None:
+def _update(path: str, result, env, *, interactive: bool = False) -> None:
     from syncsh.transcript.parse import is_document
     from syncsh.transcript.replay import FAILED
     from syncsh.transcript.update import updated_text
@@ -89,41 +83,34 @@ def _update(path: str, result, *, interactive: bool = False) -> None:
     with open(path, encoding="utf-8", errors="surrogateescape") as handle:
         original = handle.read()
     if is_document(original):
-        print(f"{path}: a document is not rewritten by --update", file=sys.stderr)
+        env.warn(f"{path}: a document is not rewritten by --update")
         return
-    text = updated_text(result, original, _ask_to_accept if interactive else lambda step: True)
+
+    def accept(step) -> bool:
+        """cram's -i: the step's diff, then a question on the terminal."""
+        for line in step.diff:
+            env.say(line)
+        answer = env.ask(f"accept the new reply of line {step.step.command.number}? [y/N] ")
+        return (answer or "").strip().lower() in ("y", "yes")
+    text = updated_text(result, original, accept if interactive else lambda step: True)
     if text != original:
         with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
             handle.write(text)
 
 
-def run_lint(paths: list[str]) -> int:
+def run_lint(paths: list[str], env) -> ExitStatus:
     from syncsh.transcript.lint import is_defect, lint
     from syncsh.transcript.parse import TranscriptError, parse
-    status = 0
+    status = ExitStatus.OK
     for path in paths:
         try:
             problems = lint(parse(path))
         except TranscriptError as exc:
-            print(f"syncsh: {exc}", file=sys.stderr)
-            status = 2
+            env.warn(f"syncsh: {exc}")
+            status = ExitStatus.ERROR
             continue
         for number, text in problems:
-            print(f"{path}:{number}: {text}")
+            env.say(f"{path}:{number}: {text}")
         if any(is_defect(text) for _, text in problems):
-            status = max(status, 1)
+            status = max(status, ExitStatus.FAILED)
     return status
-
-
-def run_record(argv: list[str]) -> int:
-    from syncsh.argparsing import Parser
-    from syncsh.frontend.options import add_client_options
-    p = Parser(prog="syncsh record", description="Open the REPL on TARGET, recording to FILE.")
-    p.add_argument("file", metavar="FILE", help="the transcript to write (created 0600)")
-    p.add_argument("target", metavar="TARGET", help="where to connect (syncsh --help lists "
-                                                    "the forms)")
-    add_client_options(p)
-    args = p.parse_args(argv)
-    from syncsh.repl.loop import run_repl
-    from syncsh.targets import parse_target
-    return run_repl(parse_target(args.target), args, record=args.file)

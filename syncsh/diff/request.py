@@ -1,16 +1,15 @@
-"""``syncsh diff``: how a master and a replica diverge, read through the protocol only."""
+"""What a diff is asked to compare, read from its words: `syncsh diff` and the console's
+\\diff read them with the same parser, and the ends and users resolved here (a named
+pair, --users-from) before anything connects."""
 
 from __future__ import annotations
-
-import sys
-import time
 
 from syncsh.errors import UsageError
 
 
 def parser():
     from syncsh.argparsing import Parser, positive_seconds
-    from syncsh.frontend.options import add_connection_options, add_format_option
+    from syncsh.options import add_connection_options, add_format_option
     p = Parser(prog="syncsh diff", description="Compare a master and a replica; change nothing.")
     p.add_argument("ends", nargs="+", metavar="TARGET",
                    help="MASTER REPLICA, or the name of a pair in the config (syncsh "
@@ -61,17 +60,19 @@ def read_users(path: str) -> list[str]:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def run(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+def resolve(args, env=None):
+    """(master, replica, users, pair) for these options: a pair's name is looked up in the
+    config, and the targets parsed (nothing connects yet)."""
     from syncsh import config as configuration
-    from syncsh.frontend.options import target_options
+    from syncsh.options import target_options
     from syncsh.targets import parse_target
     users = list(args.user)
     if args.users_from:
         users += read_users(args.users_from)
     pair = None
+    config_file = args.config or (env.config_file if env is not None else None)
     if len(args.ends) == 1:
-        pair = configuration.load(args.config).pairs.get(args.ends[0])
+        pair = configuration.load(config_file).pairs.get(args.ends[0])
         if pair is None:
             raise UsageError(f"no pair {args.ends[0]!r} in the config: give MASTER REPLICA")
         master_text, replica_text = pair.master, pair.replica
@@ -85,75 +86,10 @@ def run(argv: list[str]) -> int:
         raise UsageError("--all-users, or named users and mailboxes: not both")
     if not users and not args.mailbox and not args.all_users:
         raise UsageError("which users? --user U, --users-from FILE, --mailbox M or a pair's users")
-    options = target_options(args, interactive=False)
+    options = target_options(args, env, interactive=False)
     master = parse_target(master_text, options=options)
     replica = parse_target(replica_text, options=options)
     if master.text == replica.text or (master.store and master.store == replica.store):
         raise UsageError(f"the master and the replica are both {master.text}: diff compares "
                          "two ends")
-    if args.all_users or args.state:
-        from syncsh.diff import whole
-        return whole.run_sweep(args, master, replica,
-                               whole.user_list(args, master, pair) or users)
-    from syncsh.diff import report as text
-    streamed = None
-    if args.format != "json":
-        from rich.console import Console
-        from syncsh.render import color_wanted
-        from syncsh.render.table import Trimmed
-        console = Console(file=Trimmed(sys.stdout), highlight=False, soft_wrap=True,
-                          force_terminal=color_wanted(sys.stdout, False if args.no_color else None),
-                          no_color=args.no_color or not color_wanted(sys.stdout))
-        text.render_header(master.text, replica.text, console)
-        limit = None if args.all_rows else text.ROWS_SHOWN
-        if not args.recheck:     # a recheck shows only what persisted: no rows before it
-
-            def streamed(user, findings):
-                text.render_findings(findings, console, limit)
-                console.file.flush()
-    report = diff_targets(master, replica, users, args.mailbox, args, streamed)
-    if args.recheck and (report.divergent or report.errors):
-        time.sleep(args.recheck)
-        again = diff_targets(master, replica, users, args.mailbox, args)
-        report = confirmed(report, again)
-    if args.format == "json":
-        print(text.to_json(report, master.text, replica.text))
-    else:
-        if streamed is None:
-            text.render_findings(report.findings, console, limit)
-        text.render_summary(report, console)
-    if report.absent:
-        print("syncsh diff: nothing on either end for: " + ", ".join(report.absent)
-              + " (check the names)", file=sys.stderr)
-    if report.errors or report.absent:
-        return 2
-    return 1 if report.divergent else 0
-
-
-def diff_targets(master, replica, users, mailboxes, args, on_user=None):
-    from syncsh import guard
-    from syncsh.connect import open_session
-    from syncsh.diff.collect import Differ
-    sessions = []
-    try:
-        for target in (master, replica):
-            # diff reads only: its gate refuses any write, whatever the options say
-            gate = guard.Gate(target, door=guard.DIFF, read_only=True)
-            sessions.append(open_session(target, timeout=args.timeout, dialect=args.dialect,
-                                         learn=False, gate=gate))
-        differ = Differ(*sessions, expunged=args.expunged, full=args.full,
-                        master_store=args.master_store or master.store,
-                        master_name=master.text, replica_name=replica.text)
-        return differ.run(users, mailboxes, on_user)
-    finally:
-        for session in sessions:
-            session.close()
-
-
-def confirmed(first, second):
-    """Only what both looks saw is divergence; the rest was replication catching up."""
-    keys = {f.key for f in first.findings}
-    second.findings = [f for f in second.findings if f.key in keys]
-    second.identical_users = [u for u in second.users if u not in second.absent_users and
-                              not any(f.user == u and not f.consequence for f in second.findings)]
-    return second
+    return master, replica, users, pair

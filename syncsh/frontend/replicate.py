@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import sys
+from syncsh.argparsing import parse
+import os
 
 from syncsh.errors import UsageError
 from syncsh.replica.request import parser
+from syncsh.status import ExitStatus
 
 
-def _line(stream):
+def _lines(stream, escape: bool):
     """Lines that may quote the server: escaped on a terminal (and always on stderr)."""
     from syncsh.printable import printable
-    escape = stream is sys.stderr or stream.isatty()
 
     def write(text: str) -> None:
         stream.write((printable(text) if escape else text) + "\n")
@@ -19,21 +20,40 @@ def _line(stream):
     return write
 
 
-def run(argv: list[str]) -> int:
-    import os
-    args = parser().parse_args(argv)
+def run(argv: list[str], env) -> ExitStatus:
+    args = parse(parser(), argv, env)
     if not os.path.exists(os.path.join(args.master, "store.sqlite3")):
         raise UsageError(f"no master store at {args.master}")
-    from syncsh.replica.engine import ReplicationFailed, Replicator
+    target = _replica(args, env)
+    session = _open(target, args, env)
+    from syncsh.replica.engine import Replicator
     from syncsh.replica.master import MasterStore
-    from syncsh.targets import parse_target
+    from syncsh.replica.runner import replicate
+    master = MasterStore(args.master)
+    try:
+        say = _lines(env.stdout, env.stdout_isatty)
+        engine = Replicator(master, session, verbosity=args.verbosity, dry_run=args.dry_run,
+                            say=say, sent=say)
+        ok = replicate(engine, users=args.users, mailboxes=args.mailboxes,
+                       report=_lines(env.stderr, True))
+        if args.dry_run:
+            env.warn(f"(dry run: {engine.listed} command(s) listed: "
+                     f"{engine.listed - engine.unsent} sent (reads), {engine.unsent} not sent)")
+    finally:
+        master.close()
+        session.close()
+    return ExitStatus.OK if ok else ExitStatus.FAILED
 
-    from syncsh.frontend.options import target_options
-    target = parse_target(args.target, options=target_options(args, interactive=False))
+
+def _replica(args, env):
+    """The replica asked for, refused before anything is sent when the guard rail says so."""
+    from syncsh import guard
+    from syncsh.options import target_options
+    from syncsh.targets import parse_target
+    target = parse_target(args.target, options=target_options(args, env, interactive=False))
     if target.store and os.path.samefile(target.store, args.master):
         raise UsageError(f"{target.text} is the master store itself: replicate copies a master "
                          "to another store")
-    from syncsh import guard
     # replicate is asked for by name: its writes need no --allow-writes, but --read-only
     # and a read_only target refuse them all, before anything is sent (a dry run sends
     # reads only, and the session's gate holds it to that)
@@ -41,39 +61,19 @@ def run(argv: list[str]) -> int:
                                          allow_writes=True) == guard.REFUSE:
         raise UsageError(guard.refusal(guard.REFUSE, "replicate", target, args.read_only)
                          + " (--dry-run shows what it would send)")
+    return target
+
+
+def _open(target, args, env):
+    from syncsh import guard
+    from syncsh.connect import open_session
     gate = guard.Gate(target, door=guard.REPLICATE, read_only=args.read_only,
                       allow_writes=not args.dry_run)
-    say = _line(sys.stdout)
-    from syncsh.connect import open_session
-    session = open_session(target, timeout=args.timeout, on_stderr=_line(sys.stderr),
+    session = open_session(target, timeout=args.timeout, on_stderr=_lines(env.stderr, True),
                            server_verbosity=2 if args.verbosity >= 2 else 0, learn=False,
                            gate=gate)
     if session.dialect not in ("seed", "2005"):
         session.close()
         raise UsageError(f"{target.text} speaks the {session.dialect} dialect; replicate speaks "
                          "the documented one (use Cyrus' own sync_client for a modern replica)")
-    master = MasterStore(args.master)
-    status = 0
-    try:
-        engine = Replicator(master, session, verbosity=args.verbosity, dry_run=args.dry_run,
-                            say=say, sent=say)
-        try:
-            if args.mailboxes:
-                engine.replicate_mailboxes(args.mailboxes)
-            else:
-                for user in args.users:
-                    try:
-                        engine.user_mode_user(user)
-                    except ReplicationFailed as exc:
-                        _line(sys.stderr)(f"syncsh replicate: {user}: {exc}")
-                        status = 1
-        except ReplicationFailed as exc:
-            _line(sys.stderr)(f"syncsh replicate: {exc}")
-            status = 1
-        if args.dry_run:
-            print(f"(dry run: {engine.listed} command(s) listed: {engine.listed - engine.unsent}"
-                  f" sent (reads), {engine.unsent} not sent)", file=sys.stderr)
-    finally:
-        master.close()
-        session.close()
-    return status
+    return session

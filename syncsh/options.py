@@ -1,5 +1,6 @@
-"""The options the commands share: the console's (format, guard rail, the REPL's own), how
-to reach a target and read its replies, and the TargetOptions they make."""
+"""The one options module: the options commands share (the console's format, guard rail
+and REPL options, how to reach a target and read its replies) and the TargetOptions they
+make.  Commands' own parsers and the REPL's \\diff build on it."""
 
 from __future__ import annotations
 
@@ -96,10 +97,13 @@ def target_forms_help() -> str:
     return "\n".join(lines)
 
 
-def target_options(args, *, interactive: bool):
+def target_options(args, env=None, *, interactive: bool):
+    """How to reach a target, from the options given; the questions (the host key, a
+    password) go to the environment's prompts, and only when there is someone to ask."""
     from syncsh.targets import TargetOptions
+    config_file = args.config or (env.config_file if env is not None else None)
     options = TargetOptions(remote_command=args.remote_command, ssh_config=args.ssh_config,
-                            ssh_backend=args.ssh_backend, config_file=args.config,
+                            ssh_backend=args.ssh_backend, config_file=config_file,
                             interactive=interactive, timeout=args.timeout,
                             password_file=getattr(args, "password_file", None),
                             sasl_mech=getattr(args, "sasl_mech", None),
@@ -111,24 +115,9 @@ def target_options(args, *, interactive: bool):
                             max_greeting_lines=getattr(args, "max_greeting_lines", 1000),
                             tls=getattr(args, "tls", None))
     if interactive:
-        options.ask = ask_answer
-        options.secret = ask_secret
+        if env is None:
+            from syncsh.environment import Environment
+            env = Environment.of_process()
+        options.ask = env.ask
+        options.secret = env.secret
     return options
-
-
-def ask_secret(question: str) -> str | None:
-    """A password, typed with no echo; None if abandoned (Ctrl-C, Ctrl-D)."""
-    import getpass          # only when a password is asked for
-    try:
-        return getpass.getpass(question)
-    except (EOFError, KeyboardInterrupt):
-        return None
-
-
-def ask_answer(question: str) -> str | None:
-    """The answer typed (the host-key question wants 'yes', as OpenSSH does); None at the
-    end of input."""
-    try:
-        return input(question)
-    except EOFError:
-        return None

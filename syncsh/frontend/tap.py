@@ -1,8 +1,9 @@
-"""`syncsh tap`: the front end only (options to objects; the work is in relay and pump)."""
+"""`syncsh tap`: the front end only (options to objects; the work is in syncsh/tap/)."""
 
 from __future__ import annotations
 
-import sys
+from syncsh.argparsing import parse
+from syncsh.status import ExitStatus
 
 
 def parser():
@@ -49,9 +50,8 @@ def parser():
     return p
 
 
-def run(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+def run(argv: list[str], env) -> ExitStatus:
+    args = parse(parser(), argv, env)
     from syncsh.tap import session
-    return session.start(args, warn=lambda text: print(f"syncsh tap: warning: {text}",
-                                                          file=sys.stderr))
+    return ExitStatus(session.start(args, env))
 
