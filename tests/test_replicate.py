@@ -202,3 +202,25 @@ def test_a_user_on_neither_end_is_said_not_replicated(pair):
     assert proc.returncode == 1
     assert proc.stderr.decode().strip() == \
         "syncsh replicate: nosuch: no mailbox on either end: check the name"
+
+
+@pytest.mark.parametrize("door", ["command line", "transcript"])
+def test_one_failing_user_is_reported_and_the_next_replicated_from_every_door(door, tmp_path):
+    """One runner, one policy: `syncsh replicate` and a transcript's `$ replicate` both go
+    on past a user the run cannot replicate, say so, and fail at the end."""
+    pair_dir = demo.ensure_pair()
+    master = os.path.join(pair_dir, "cyrus-1")
+    ends = ("demo:cyrus-1", "demo:cyrus-2", "--user", "dpc22")
+    assert syncsh("diff", *ends).returncode == 1            # the pair as created differs
+    failure = "syncsh replicate: nosuch: no mailbox on either end: check the name"
+    if door == "command line":
+        proc = syncsh("replicate", "--master", master, "-s", "demo:cyrus-2", "-u", "nosuch",
+                      "dpc22")
+        assert (proc.returncode, proc.stderr.decode().strip()) == (1, failure)
+    else:
+        script = tmp_path / "replicate.txt"
+        script.write_text(f"C: $ replicate -s cyrus-2 -u nosuch dpc22\nS: {failure}\n")
+        proc = syncsh("replay", "--host", "cyrus-1=demo:cyrus-1", "--host",
+                      "cyrus-2=demo:cyrus-2", str(script))
+        assert proc.returncode == 0, proc.stdout.decode()
+    assert syncsh("diff", *ends).returncode == 0            # dpc22 was replicated after it

@@ -420,3 +420,15 @@ def test_recording_into_a_directory_that_is_not_there_is_refused(tmp_path, capsy
     run_repl_keys(f"\\record {missing}/x.txt\nquota user.dpc22\n\x04", "demo:cyrus-2")
     assert "cannot record to" in capsys.readouterr().err
     assert not (tmp_path / "no").exists()
+
+
+def test_record_reads_its_target_from_the_config_it_is_given(tmp_path, capsys):
+    config = tmp_path / "config.toml"
+    config.write_text('[targets]\nthe-replica = "demo:cyrus-2"\n')
+    path = tmp_path / "rec.txt"
+    status = run_repl_keys("quota user.dpc22\n\x04", "record", str(path), "the-replica",
+                           "--config", str(config))
+    assert status == 0, capsys.readouterr().err
+    text = path.read_text()
+    assert "C: quota user.dpc22" in text and "S: OK" in text
+    assert syncsh("replay", str(path)).returncode == 0

@@ -10,8 +10,10 @@ from syncsh.protocol import commands
 
 def host_name(target) -> str:
     """The name a recorded `$ ssh` line uses for a target."""
-    if target.is_demo:
-        return target.text.split(":", 1)[1]
+    if target.is_demo:          # the store's own name (a named target's text is its name)
+        import os
+        return os.path.basename(target.store.rstrip(os.sep)) if target.store else \
+            target.text.split(":", 1)[1]
     return "replica"
 
 
@@ -56,9 +58,12 @@ class Recorder:
         self.handle = private.open_write(path, encoding="utf-8", errors="surrogateescape",
                                          newline="\n")
         host = host_name(target)
+        # a demo store is named as a demo target (replay opens those without being told);
+        # any other as the user named it
+        where = f"demo:{host}" if target.is_demo else target.text
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         self._write(f"# recorded by syncsh {__version__} on {stamp}",
-                    f"%host {host} = {target.text}", *setup,
+                    f"%host {host} = {where}", *setup,
                     "",
                     f"C: $ ssh {host} sync_server", *connect_lines(target, banner))
 
