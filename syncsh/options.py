@@ -114,6 +114,8 @@ def target_options(args, env=None, *, interactive: bool):
                             max_line=getattr(args, "max_line", 8 << 20),
                             max_greeting_lines=getattr(args, "max_greeting_lines", 1000),
                             tls=getattr(args, "tls", None))
+    if env is not None:
+        options.warn = lambda text: env.warn(f"syncsh: warning: {text}")
     if interactive:
         if env is None:
             from syncsh.environment import Environment

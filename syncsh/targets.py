@@ -6,6 +6,7 @@ import os
 import shlex
 import sys
 from dataclasses import dataclass, field
+from typing import Callable
 
 from syncsh.errors import UsageError
 
@@ -50,9 +51,9 @@ class TargetOptions:
     credentials: bool = True           # False: a target a transcript chose gets no password,
                                        # key or agent (only one the user named does)
 
-    @staticmethod
-    def warn(text: str) -> None:
-        print(f"syncsh: warning: {text}", file=sys.stderr)
+    # a one-line warning (the front end's stderr; this process's when none is given)
+    warn: Callable[[str], None] = field(default=lambda text: print(
+        f"syncsh: warning: {text}", file=sys.stderr))
 
 
 @dataclass
