@@ -100,15 +100,17 @@ def judge(table, wire: str | bytes, target, *, read_only: bool = False,
                    bool(known) or not writes)
 
 
-def refusal(action: str, name: str, target, read_only: bool) -> str:
-    """The one line a write not let through is said in ("" for SEND)."""
+def refusal(action: str, name: str, target, read_only: bool, door: str = "") -> str:
+    """The one line a write not let through is said in ("" for SEND), from any door."""
     if action == REFUSE:
         return f"refused: {name} writes to the replica and " + (
             "--read-only is set" if read_only else
             f"{target.text} is read_only in the config (no --allow-writes or confirmation "
             "lets it through, as with --read-only)")
     if action == CONFIRM:
-        return f"refused: {name} writes to {target.text}; pass --allow-writes to send it"
+        remedy = "replay it with --allow-writes" if door == REPLAY else \
+            "pass --allow-writes to send it"
+        return f"refused: {name} writes to {target.text}; {remedy}"
     return ""
 
 

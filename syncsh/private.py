@@ -80,21 +80,22 @@ def tighten_tree(top: str) -> None:
 
 
 def masked(line: str) -> str:
-    """A command line as it may be shown or kept: what follows AUTHENTICATE's mechanism,
-    or LOGIN, is a secret (typed by hand, it must not reach the trace, the history, a
-    recording or the audit log)."""
-    words = line.split(None, 2)
-    verb = words[0].upper() if words else ""
-    if verb == "AUTHENTICATE" and len(words) > 2:
-        return f"{words[0]} {words[1]} ***"
-    if verb == "LOGIN" and len(words) > 1:
-        return f"{words[0]} ***"
-    return line
+    """A command line as it may be shown or kept: the secret words of a command the tables
+    mark sensitive (AUTHENTICATE's initial response), or of LOGIN, are starred out (typed
+    by hand, they must not reach the trace, the history, a recording or the audit log)."""
+    from syncsh.protocol.commands import words_before_secret
+    words = line.split()
+    shown = words_before_secret(words[0]) if words else None
+    if shown is None or len(words) <= shown + 1:
+        return line
+    return " ".join(words[:shown + 1]) + " ***"
 
 
 def is_secret(line: str) -> bool:
-    return masked(line.lstrip()) != line.lstrip() or \
-        line.lstrip().upper().startswith(("AUTHENTICATE", "LOGIN"))
+    """Whether a line is one whose words may hold a secret (kept out of the history)."""
+    from syncsh.protocol.commands import words_before_secret
+    words = line.split()
+    return bool(words) and words_before_secret(words[0]) is not None
 
 
 def child_env(extra: dict | None = None) -> dict:

@@ -78,6 +78,7 @@ class Arg:
     optional: bool = False
     form: str = ""             # what it is, when its kind alone does not say
     example: str = ""
+    secret: bool = False       # it and what follows it never shown or kept (masked)
 
     def described(self, modern: bool = False) -> tuple[str, str]:
         """(form, example) of the argument, for help."""
@@ -205,7 +206,7 @@ LEGACY = {c.name: c for c in [
     _c("NOOP", [], False, "do nothing (2.3 and later; this dialect answers BAD)"),
     _c("EXIT", [], False, "end the session"),
     _c("AUTHENTICATE", [Arg("mechanism", MECH),
-                        Arg("initial-response", ASTRING, optional=True,
+                        Arg("initial-response", ASTRING, optional=True, secret=True,
                             form="the SASL initial response in base64, = when empty "
                                  "(never recorded)", example="=")],
        False, "SASL login (2005 dialect)", sensitive=True),
@@ -304,7 +305,7 @@ CSYNC = {c.name: c for c in [
     _c("COMPRESS", [Arg("algorithm", ASTRING, form="the one Cyrus knows", example="DEFLATE")], False, "COMPRESS DEFLATE"),
     _c("STARTTLS", [], False, "start TLS"),
     _c("AUTHENTICATE", [Arg("mechanism", MECH),
-                        Arg("initial-response", ASTRING, optional=True,
+                        Arg("initial-response", ASTRING, optional=True, secret=True,
                             form="the SASL initial response in base64, = when empty "
                                  "(never recorded)", example="=")],
        False, "SASL login", sensitive=True),
@@ -315,6 +316,24 @@ TABLES = {"seed": LEGACY, "2005": LEGACY, "csync": CSYNC}
 
 def table_for(dialect: str | None) -> dict[str, CommandSpec]:
     return TABLES.get(dialect or "seed", LEGACY)
+
+
+# IMAP's LOGIN is no replication command, but typed here by habit its words are a password
+_SECRET_NOT_A_COMMAND = {"LOGIN": 0}
+
+
+def words_before_secret(verb: str) -> int | None:
+    """How many of a line's words after ``verb`` may be shown, or None when the line holds
+    no secret.  The tables' ``sensitive`` column decides, every dialect's at once: a secret
+    typed to a server of the other dialect (which will answer BAD) is a secret still."""
+    verb = verb.upper()
+    if verb in _SECRET_NOT_A_COMMAND:
+        return _SECRET_NOT_A_COMMAND[verb]
+    for table in (LEGACY, CSYNC):
+        spec = table.get(verb)
+        if spec is not None and spec.sensitive:
+            return next((i for i, arg in enumerate(spec.args) if arg.secret), len(spec.args))
+    return None
 
 
 def lookup(table: dict[str, CommandSpec], text: str) -> CommandSpec | None:

@@ -15,9 +15,7 @@ from syncsh.transcript.parse import Step, Transcript, TranscriptError, parse
 from syncsh.transcript.shell import DEMO_NAMES, Unreplayable, parser_args, ssh_host
 
 def refusal_text(action: str, name: str, target, read_only: bool) -> str:
-    if action == guard.REFUSE:
-        return guard.refusal(action, name, target, read_only)
-    return f"refused: {name} writes to {target.text}; replay it with --allow-writes"
+    return guard.refusal(action, name, target, read_only, guard.REPLAY)
 
 
 def host_reach(text: str) -> str | None:
