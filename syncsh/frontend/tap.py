@@ -50,8 +50,11 @@ def parser():
     return p
 
 
-def run(argv: list[str], env) -> ExitStatus:
+def run(argv: list[str], env) -> ExitStatus | int:
+    """With --exec the tap stands where a sync_server would: it ends with the server
+    command's own status, whatever number that is (as ssh hands back the remote one's)."""
     args = parse(parser(), argv, env)
     from syncsh.tap import session
-    return ExitStatus(session.start(args, env))
+    status = session.start(args, env)
+    return ExitStatus(status) if status in iter(ExitStatus) else status
 
