@@ -78,3 +78,17 @@ def test_the_import_linter_contracts_hold():
     done = subprocess.run([linter], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "0 broken" in done.stdout
+
+
+def test_every_syncsh_module_is_placed_in_the_contracts():
+    """A new module cannot escape the layering by not being named: every top-level module
+    or package is either a front end or a library module the forbidden contract covers."""
+    import tomllib
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as handle:
+        contracts = tomllib.load(handle)["tool"]["importlinter"]["contracts"]
+    forbidden = next(c for c in contracts if c["type"] == "forbidden")
+    named = set(forbidden["source_modules"]) | set(forbidden["forbidden_modules"])
+    top = {f"syncsh.{name.removesuffix('.py')}" for name in os.listdir(os.path.join(ROOT, "syncsh"))
+           if (name.endswith(".py") and name not in ("__init__.py", "__main__.py"))
+           or os.path.isfile(os.path.join(ROOT, "syncsh", name, "__init__.py"))}
+    assert top - named == set()
