@@ -54,8 +54,9 @@ def local_user() -> str:
         return str(os.getuid())
 
 
-def record(target: str, door: str, wire, done) -> None:
-    """Append one write; a log that cannot be written is said, and the session goes on."""
+def record(target: str, door: str, wire, done, warn=None) -> None:
+    """Append one write; a log that cannot be written is said (``warn``: the front end's
+    one-line warnings), and the session goes on."""
     from syncsh import private
     reply = f"{done.status} {done.text}".strip() if done is not None else "(no reply)"
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -67,4 +68,8 @@ def record(target: str, door: str, wire, done) -> None:
         with private.open_append(where) as handle:
             handle.write(line.encode("utf-8", "replace"))
     except OSError as exc:
-        print(f"syncsh: cannot write the audit log {where}: {exc.strerror}", file=sys.stderr)
+        text = f"cannot write the audit log {where}: {exc.strerror}"
+        if warn is not None:
+            warn(text)
+        else:
+            print(f"syncsh: warning: {text}", file=sys.stderr)
