@@ -133,8 +133,8 @@ def test_completion_knows_the_context():
         user = "dpc22"
         selected = "user.dpc22"
 
-    from syncsh.repl.help import META
-    completer = SyncCompleter(LEGACY, learnt, State(), META)
+    from syncsh.repl.meta import META_COMMANDS
+    completer = SyncCompleter(LEGACY, learnt, State(), META_COMMANDS)
 
     def texts(text):
         return [c.text for c in completer.get_completions(Document(text), None)]
@@ -409,7 +409,7 @@ def test_toolbar_segments_are_left_out_whole_by_priority():
 
 
 def test_help_teaches_each_argument_with_its_form_and_an_example(capsys):
-    from syncsh.repl.help import META_COMMANDS
+    from syncsh.repl.meta import META_COMMANDS
     keys = "\\help setflags\n\\help upload\n\\help \\diff\n\\help get user\n" + \
         "".join(f"\\help {meta.name}\n" for meta in META_COMMANDS) + "\\help selct\n\x04"
     run_repl_keys(keys, "demo:cyrus-2")
@@ -553,7 +553,7 @@ def test_completion_continuation_and_did_you_mean_on_a_terminal(tmp_path):
 
 def test_meta_command_arguments_complete_from_the_meta_table():
     from syncsh.protocol.commands import CSYNC, LEGACY
-    from syncsh.repl.help import META
+    from syncsh.repl.meta import META_COMMANDS
     from syncsh.repl.completer import SyncCompleter
     from syncsh.session import Learnt
 
@@ -561,7 +561,7 @@ def test_meta_command_arguments_complete_from_the_meta_table():
         user = selected = None
 
     def texts(text, table=LEGACY):
-        completer = SyncCompleter(table, Learnt(), State(), META)
+        completer = SyncCompleter(table, Learnt(), State(), META_COMMANDS)
         return [c.text for c in completer.get_completions(Document(text), None)]
     assert texts("\\format ") == ["table", "raw", "json"] and texts("\\format j") == ["json"]
     assert texts("\\pager a") == ["auto"] and texts("\\trace o") == ["on", "off"]
