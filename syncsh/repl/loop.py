@@ -8,7 +8,7 @@ from syncsh.printable import printable
 from syncsh.protocol import commands as C
 from syncsh.repl.app import Console
 from syncsh.repl.history import history_path, make_history
-from syncsh.repl.meta import META_COMMANDS, Quit
+from syncsh.repl.meta import Quit
 from syncsh.repl.paste import SNIPPET_START, snippet_commands
 
 
@@ -65,7 +65,7 @@ class Repl:
         # --no-color (or NO_COLOR) takes the colour out of what is typed and the toolbar too
         no_color = console.args.no_color or console.env.color is False
         completer = SyncCompleter(lambda: console.table, lambda: _learnt(console),
-                                  _StateView(console), META_COMMANDS)
+                                  _StateView(console))     # and the meta-command table
         return PromptSession(
             history=self.history, auto_suggest=AutoSuggestFromHistory(),
             lexer=make_lexer(lambda: console.table), style=Style.from_dict(STYLE),

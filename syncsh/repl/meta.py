@@ -212,8 +212,9 @@ META_COMMANDS = (
 )
 
 
-def find_meta(word: str, commands=META_COMMANDS) -> MetaCommand | None:
-    return next((meta for meta in commands if meta.matches(word)), None)
+def find_meta(word: str) -> MetaCommand | None:
+    """The entry a name or an alias stands for (backslash included)."""
+    return next((meta for meta in META_COMMANDS if meta.matches(word)), None)
 
 
 def runs_in_scripts(word: str) -> bool:
