@@ -224,6 +224,11 @@ def runs_in_scripts(word: str) -> bool:
     return meta is not None and meta.in_scripts
 
 
+def names_in_scripts() -> tuple[str, ...]:
+    """The meta-commands that run in -c/-f scripts (for the one-shot refusal's words)."""
+    return tuple(meta.name for meta in META_COMMANDS if meta.in_scripts)
+
+
 def run_meta(console, line: str, confirm: Callable[[str], bool]) -> None:
     """Run a meta-command line: its handler, or a one-line error and nothing done (an
     unknown name, or arguments to one that takes none: a typo must not act)."""
