@@ -798,3 +798,14 @@ def test_upload_of_a_missing_file_is_said_before_any_question_on_cyrus(cyrus, tm
         term.wait_for(f"uploaded {message} to user.{user} as UID 2")
     finally:
         term.close()
+
+
+def test_a_pasted_snippet_with_a_password_never_enters_the_history(capsys):
+    """A paste is one history entry: one with a password on any of its lines (a
+    document's C: line, or a plain line) is left out whole."""
+    run_repl_keys("\x1b[200~C: quota user.dpc22\nC: AUTHENTICATE PLAIN AGFkbWluAHNlY3JldA=="
+                  "\x1b[201~\n\x1b[200~quota user.dpc22\nlogin admin hunter2\x1b[201~\n"
+                  "\x1b[200~quota user.dpc22\nlsub\x1b[201~\n\x04", "demo:cyrus-2")
+    history = open(os.path.join(os.environ["SYNCSH_DATA_DIR"], "history")).read()
+    assert "AGFkbWluAHNlY3JldA==" not in history and "hunter2" not in history
+    assert "+quota user.dpc22\n+lsub\n" in history          # a harmless paste is kept

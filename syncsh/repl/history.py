@@ -12,10 +12,18 @@ def history_path(env) -> str:
     return os.path.join(env.data_directory(), "history")
 
 
-def is_secret(line: str) -> bool:
-    """Lines that never enter history: authentication and anything carrying a literal."""
+def is_secret(entry: str) -> bool:
+    """Entries that never enter history: authentication and anything carrying a literal;
+    a paste of several lines if any of its lines, or any command it would run (a
+    snippet's C: lines), is such a line."""
     from syncsh.private import is_secret as secret
-    return secret(line) or ("{" in line and "}" in line)
+    from syncsh.repl.paste import snippet_commands
+    if "{" in entry and "}" in entry:
+        return True
+    lines = entry.splitlines() or [entry]
+    if len(lines) > 1:
+        lines += snippet_commands(entry)[0]
+    return any(secret(line) for line in lines)
 
 
 def make_history(path: str):
