@@ -9,6 +9,7 @@ normal sync_client run copies such a replica-side append back to the master.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 
@@ -41,33 +42,65 @@ def _run(session, line: bytes, confirmed: bool):
     return events
 
 
+@dataclasses.dataclass(frozen=True)
+class Upload:
+    """An upload checked and ready to send: the message read, the mailbox's state known."""
+    path: str
+    mailbox: str
+    flags: tuple[str, ...]
+    data: bytes
+    guid: str                     # the SHA-1 of data, as Cyrus names a message
+    fields: dict                  # the mailbox's state as GET MAILBOXES gave it
+
+
 def upload(session, path: str, mailbox: str, flags: list[str] | None = None, *, now=None,
            confirmed: bool = False) -> str:
     """``confirmed``: the user said yes to this upload (the session's gate judges each
     command it sends all the same; writes are audited with the upload door)."""
+    return send(session, prepare(session, path, mailbox, flags), confirmed=confirmed, now=now)
+
+
+def prepare(session, path: str, mailbox: str, flags: list[str] | None = None) -> Upload:
+    """All an upload needs, checked before anyone is asked to send it: the dialect, the
+    file (read whole), and the mailbox's state on the replica (a read)."""
+    if session.dialect != "csync":
+        raise UsageError("\\upload is for the modern dialect; in the documented one UPLOAD "
+                         "carries the message as a literal (write it in a transcript)")
+    data = read_message(path)
+    with _as_upload(session):
+        events = _run(session, encode_named("GET MAILBOXES", [mailbox]), False)
+    box = next((e for e in events if isinstance(e, Mailbox) and e.name == mailbox), None)
+    if box is None or box.fields is None:
+        raise UploadFailed(f"the replica has no mailbox {mailbox}")
+    return Upload(path, mailbox, tuple(flags or ()), data, hashlib.sha1(data).hexdigest(),
+                  box.fields)
+
+
+def read_message(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _as_upload(session):
+    """The session's gate sees these commands as the upload's (its audit names the door)."""
     import contextlib
 
     from syncsh.guard import UPLOAD
     gate = session.gate
-    with gate.door_as(UPLOAD) if gate is not None else contextlib.nullcontext():
-        return _upload(session, path, mailbox, flags, now, confirmed)
+    return gate.door_as(UPLOAD) if gate is not None else contextlib.nullcontext()
 
 
-def _upload(session, path, mailbox, flags, now, confirmed) -> str:
-    if session.dialect != "csync":
-        raise UsageError("\\upload is for the modern dialect; in the documented one UPLOAD "
-                         "carries the message as a literal (write it in a transcript)")
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    guid = hashlib.sha1(data).hexdigest()
-    events = _run(session, encode_named("GET MAILBOXES", [mailbox]), confirmed)
-    box = next((e for e in events if isinstance(e, Mailbox) and e.name == mailbox), None)
-    if box is None or box.fields is None:
-        raise UploadFailed(f"the replica has no mailbox {mailbox}")
-    fields = box.fields
+def send(session, plan: Upload, *, confirmed: bool = False, now=None) -> str:
+    """Stage the message and add its record (the writes)."""
+    with _as_upload(session):
+        return _send(session, plan, confirmed, now)
+
+
+def _send(session, plan: Upload, confirmed: bool, now) -> str:
+    fields, mailbox, data, guid = plan.fields, plan.mailbox, plan.data, plan.guid
     partition = str(fields.get("PARTITION") or "default")
     events = _run(session, encode_named("APPLY RESERVE", KV(PARTITION=partition,
                                                             MBOXNAME=[mailbox], GUID=[guid])),
@@ -79,7 +112,7 @@ def _upload(session, path, mailbox, flags, now, confirmed) -> str:
     uid = int(fields.get("LAST_UID") or 0) + 1
     modseq = int(fields.get("HIGHESTMODSEQ") or 0) + 1
     record = KV(UID=uid, MODSEQ=modseq, LAST_UPDATED=stamp,
-                FLAGS=[Flag(f) for f in flags or []], INTERNALDATE=stamp, SIZE=len(data),
+                FLAGS=[Flag(f) for f in plan.flags], INTERNALDATE=stamp, SIZE=len(data),
                 GUID=guid)
     apply = KV()
     for key, value in fields.items():
@@ -92,5 +125,5 @@ def _upload(session, path, mailbox, flags, now, confirmed) -> str:
     apply["SINCE_CRC_ANNOT"] = int(fields.get("SYNC_CRC_ANNOT") or 0)
     apply["RECORD"] = [record]
     _run(session, b"APPLY MAILBOX " + encode(apply), confirmed)
-    return (f"uploaded {path} to {mailbox} as UID {uid} (GUID {guid}, {len(data)} bytes); "
+    return (f"uploaded {plan.path} to {mailbox} as UID {uid} (GUID {guid}, {len(data)} bytes); "
             "a normal sync copies this replica-side append back to the master")

@@ -12,7 +12,7 @@ import pyte
 
 # tmux key names the tests use, as the bytes a terminal sends
 KEYS = {"Enter": "\r", "Tab": "\t", "C-c": "\x03", "C-l": "\x0c", "C-d": "\x04",
-        "Escape": "\x1b", "BSpace": "\x7f"}
+        "Escape": "\x1b", "BSpace": "\x7f", "Up": "\x1b[A"}
 
 
 class PtyTerminal:

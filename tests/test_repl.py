@@ -133,8 +133,8 @@ def test_completion_knows_the_context():
         user = "dpc22"
         selected = "user.dpc22"
 
-    from syncsh.repl.help import META
-    completer = SyncCompleter(LEGACY, learnt, State(), META)
+    from syncsh.repl.meta import META_COMMANDS
+    completer = SyncCompleter(LEGACY, learnt, State(), META_COMMANDS)
 
     def texts(text):
         return [c.text for c in completer.get_completions(Document(text), None)]
@@ -409,7 +409,7 @@ def test_toolbar_segments_are_left_out_whole_by_priority():
 
 
 def test_help_teaches_each_argument_with_its_form_and_an_example(capsys):
-    from syncsh.repl.help import META_COMMANDS
+    from syncsh.repl.meta import META_COMMANDS
     keys = "\\help setflags\n\\help upload\n\\help \\diff\n\\help get user\n" + \
         "".join(f"\\help {meta.name}\n" for meta in META_COMMANDS) + "\\help selct\n\x04"
     run_repl_keys(keys, "demo:cyrus-2")
@@ -553,7 +553,7 @@ def test_completion_continuation_and_did_you_mean_on_a_terminal(tmp_path):
 
 def test_meta_command_arguments_complete_from_the_meta_table():
     from syncsh.protocol.commands import CSYNC, LEGACY
-    from syncsh.repl.help import META
+    from syncsh.repl.meta import META_COMMANDS
     from syncsh.repl.completer import SyncCompleter
     from syncsh.session import Learnt
 
@@ -561,7 +561,7 @@ def test_meta_command_arguments_complete_from_the_meta_table():
         user = selected = None
 
     def texts(text, table=LEGACY):
-        completer = SyncCompleter(table, Learnt(), State(), META)
+        completer = SyncCompleter(table, Learnt(), State(), META_COMMANDS)
         return [c.text for c in completer.get_completions(Document(text), None)]
     assert texts("\\format ") == ["table", "raw", "json"] and texts("\\format j") == ["json"]
     assert texts("\\pager a") == ["auto"] and texts("\\trace o") == ["on", "off"]
@@ -571,3 +571,236 @@ def test_meta_command_arguments_complete_from_the_meta_table():
     assert texts("\\help ap", CSYNC)[0] == "apply"         # the dialect spoken
     assert texts("\\h upl")[:2] == ["upload", "upload_sieve"]      # \\h: \\help too
     assert texts("\\quit x") == [] and texts("\\format raw x") == []
+
+
+# ---------------------------------------------------------------------- the Environment
+
+def run_console(keys: str, env, *argv, target: str = "demo:cyrus-2") -> int:
+    """The console run in process through main(argv, env), on an Environment of the
+    test's, keys typed through prompt_toolkit's pipe input."""
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from syncsh.cli import main
+    with create_pipe_input() as pipe:
+        pipe.send_text(keys)
+        with create_app_session(input=pipe, output=DummyOutput()):
+            return main([*argv, target], env=env)
+
+
+def console_env(tmp_path, **facts):
+    from syncsh.environment import Environment
+    environ = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "env-data"))
+    environ.update(facts.pop("environ", {}))
+    return Environment.in_memory(environ=environ, stdin_isatty=True, **facts)
+
+
+def test_the_console_writes_only_where_its_environment_says(tmp_path, capsys):
+    """Replies, meta-command output, errors, the trace and the history all go where the
+    Environment says; nothing reaches the process's own streams."""
+    env = console_env(tmp_path)
+    status = run_console("\\help quota\n\\trace on\nquota user.dpc22\n\\frob\n\\history\n"
+                         "status (\n)\n\x04", env)
+    out, err = (data.decode() for data in env.captured())
+    assert status == 0
+    assert "QUOTA root\n" in out and "OK  quota limit 100000 KiB" in out    # help, reply
+    assert "   1  quota user.dpc22" in out                                   # \history
+    assert "trace on" in err and " C: quota user.dpc22" in err               # the trace
+    assert " S: OK 100000" in err
+    assert "unknown meta-command \\frob" in err
+    assert "\x1b[" not in out                         # not a terminal: no colour
+    assert capsys.readouterr() == ("", "")            # the process's streams: untouched
+    history = (tmp_path / "env-data" / "history").read_text()
+    assert "+quota user.dpc22" in history and "+status ()" in history
+
+
+def test_the_environment_decides_colour_paging_and_the_pager(tmp_path):
+    """A terminal per the Environment gets colour and the pager named in its variables
+    (not the process's); NO_COLOR there takes the colour away."""
+    marker = tmp_path / "paged"
+    pager = tmp_path / "pager.py"
+    pager.write_text("import sys\nopen(sys.argv[1], 'a').write('paged\\n')\n"
+                     "sys.stdout.write(sys.stdin.read())\n")
+    assert "PAGER" not in os.environ or os.environ["PAGER"] != str(pager)
+    env = console_env(tmp_path, stdout_isatty=True,
+                      environ={"PAGER": f"{sys.executable} {pager} {marker}"})
+    run_console("\\pager on\nquota user.dpc22\n\x04", env)
+    assert marker.read_text() == "paged\n"            # the Environment's $PAGER ran
+    env = console_env(tmp_path, stdout_isatty=True)
+    run_console("quota user.dpc22\n\x04", env, "--no-pager")
+    assert "\x1b[" in env.captured()[0].decode()      # a terminal: coloured table
+    env = console_env(tmp_path, stdout_isatty=True, environ={"NO_COLOR": "1"})
+    run_console("quota user.dpc22\n\x04", env, "--no-pager")
+    out = env.captured()[0].decode()
+    assert "OK  quota limit 100000 KiB" in out and "\x1b[" not in out
+
+
+# ---------------------------------------------------------------------- the meta table
+
+def test_every_meta_command_is_completed_helped_and_dispatched_from_the_one_table(capsys):
+    from syncsh.protocol.commands import LEGACY
+    from syncsh.repl import help as helps
+    from syncsh.repl.completer import SyncCompleter
+    from syncsh.repl.meta import META_COMMANDS, find_meta, names_in_scripts, runs_in_scripts
+    from syncsh.session import Learnt
+
+    class State:
+        user = selected = None
+    completer = SyncCompleter(LEGACY, Learnt(), State())      # the table by default
+    overview = "\n".join(helps.overview(LEGACY, META_COMMANDS))
+    for meta in META_COMMANDS:
+        offered = [c.text for c in completer.get_completions(Document(meta.name[:3]), None)]
+        assert meta.name in offered, (meta.name, offered)
+        assert f"  {meta.name} " in overview and meta.summary in overview
+        assert helps.topic_help(LEGACY, meta.name, META_COMMANDS)[:2] == \
+            [meta.syntax, f"  {meta.summary}"]
+        assert all(find_meta(word) is meta for word in (meta.name, *meta.aliases))
+        assert callable(meta.handler)
+        for choice in meta.choices:
+            assert [c.text for c in completer.get_completions(
+                Document(f"{meta.name} {choice}"), None)][0] == choice
+    assert names_in_scripts() == ("\\upload",)
+    assert runs_in_scripts("\\upload") and not runs_in_scripts("\\quit")
+    assert not runs_in_scripts("\\diff") and not runs_in_scripts("\\nosuch")
+
+
+def test_a_meta_command_added_to_the_table_is_dispatched_helped_and_completed(monkeypatch,
+                                                                              capsys):
+    """Nothing else lists meta-commands: one more entry in the table is run (by name and
+    alias), helped, listed and completed, with no other change."""
+    from syncsh.repl import meta as metas
+    from syncsh.repl.completer import SyncCompleter
+    from syncsh.session import Learnt
+    calls = []
+
+    def frob(console, call):
+        calls.append((call.word, call.rest))
+        console.say(f"frobbed {call.rest}")
+    extra = metas.MetaCommand("\\frobnicate", "WHAT", "frob something", frob,
+                              ("WHAT: what to frob",), ("\\frobnicate it",), ("\\fr",),
+                              choices=("it", "them"))
+    monkeypatch.setattr(metas, "META_COMMANDS", metas.META_COMMANDS + (extra,))
+    run_repl_keys("\\frobnicate it\n\\fr them\n\\help\n\\help \\frobnicate\n\\help frobnicate\n"
+                  "\\frobnicat\n\x04", "demo:cyrus-2")
+    out, err = capsys.readouterr()
+    assert calls == [("\\frobnicate", "it"), ("\\fr", "them")]
+    assert "frobbed it" in out and "frobbed them" in out
+    assert "  \\frobnicate  " in out and "frob something" in out           # the overview
+    assert out.count("\\frobnicate WHAT\n  frob something\n  also: \\fr\n"
+                     "  WHAT: what to frob\n  example: \\frobnicate it") == 2
+    assert "unknown meta-command \\frobnicat; did you mean \\frobnicate?" in err
+
+    class State:
+        user = selected = None
+    completer = SyncCompleter(lambda: {}, Learnt(), State())
+    assert [c.text for c in completer.get_completions(Document("\\frob"), None)] == \
+        ["\\frobnicate"]
+    assert [c.text for c in completer.get_completions(Document("\\fr t"), None)][0] == "them"
+
+
+# ---------------------------------------------------------------------- QA: a new user's pass
+
+def test_a_meta_command_given_arguments_it_does_not_take_does_nothing(tmp_path):
+    """\\quit now is a typo away from a lost lock: one line, and nothing happens (the
+    same for every meta-command that takes no arguments); \\q alone still leaves."""
+    from pty_terminal import PtyTerminal
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
+    term = PtyTerminal(f"{sys.executable} -m syncsh --no-pager; echo exited-$?; sleep 60",
+                       env, width=120, height=40)
+    try:
+        term.wait_for("(seed dialect)")
+        term.keys("user dpc22", "Enter")
+        term.wait_for("OK Locked dpc22")
+        term.keys("\\quit now", "Enter")
+        term.wait_for("syncsh: \\quit takes no arguments; nothing done (\\quit alone)")
+        term.keys("\\reconnect demo:cyrus-1", "Enter")
+        term.wait_for("syncsh: \\reconnect takes no arguments; nothing done")
+        term.keys("\\info", "Enter")
+        screen = term.wait_for("lock        dpc22 (held")       # still here, lock held
+        assert "exited-" not in screen and "previous session ended" not in screen
+        term.keys("\\q", "Enter")
+        term.wait_for("exited-0")
+    finally:
+        term.close()
+
+
+def test_a_multi_line_entry_is_one_history_entry_as_typed(tmp_path):
+    """A flag list continued on the next line is recalled (Up) as the one command it was,
+    never as its pieces; the history file holds it once."""
+    from pty_terminal import PtyTerminal
+    data = tmp_path / "data"
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(data), TERM="xterm-256color")
+    term = PtyTerminal(f"{sys.executable} -m syncsh --no-pager", env, width=120, height=40)
+    try:
+        term.wait_for("(seed dialect)")
+        term.keys("user dpc22", "Enter")
+        term.wait_for("OK Locked dpc22")
+        term.keys("select user.dpc22", "Enter")
+        term.wait_for("OK  selected")
+        term.keys("setflags 4140 (hello", "Enter")
+        term.wait_for("(hello\n...")
+        term.keys("world)", "Enter")
+        term.wait_for("OK Updated flags on 1 messages okay")
+        term.keys("C-l")
+        term.wait_gone("OK Updated flags")
+        term.keys("Up")
+        term.wait_for("syncsh> setflags 4140 (hello world)")
+        term.keys("Up")
+        term.wait_for("syncsh> select user.dpc22")            # the entry before: no piece
+        assert "world)\n" not in term.visible()
+    finally:
+        term.close()
+    entries = [line[1:] for line in (data / "history").read_text().splitlines()
+               if line.startswith("+")]
+    assert entries == ["user dpc22", "select user.dpc22", "setflags 4140 (hello world)"]
+
+
+def test_upload_says_what_is_wrong_before_asking_to_send(tmp_path, capsys):
+    """On a target where writes are confirmed, an \\upload that cannot go (here: the
+    documented dialect, a missing file) is said at once: no question is asked (the next
+    line, \\info, is run, not taken as the answer) and nothing is sent."""
+    target, log = logging_target(tmp_path)
+    run_repl_keys("\\upload /nonexistent/m.eml user.dpc22\n\\info\n\x04", target)
+    out, err = capsys.readouterr()
+    assert "\\upload is for the modern dialect" in err
+    assert "not sent" not in err and "target      " in out
+    assert b"GET" not in log.read_bytes() and b"APPLY" not in log.read_bytes()
+
+
+def test_upload_of_a_missing_file_is_said_before_any_question_on_cyrus(cyrus, tmp_path):
+    """Against a real Cyrus, on a terminal: a missing file, then a missing mailbox, are one
+    line each and ask nothing; a good upload still asks, and goes once confirmed."""
+    from pty_terminal import PtyTerminal
+    from test_csync import fresh_user, targets
+    user = fresh_user(cyrus, 1)
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"From: qa@example.org\r\nSubject: upload\r\n\r\nhello\r\n")
+    env = dict(os.environ, SYNCSH_DATA_DIR=str(tmp_path / "data"), TERM="xterm-256color")
+    term = PtyTerminal(f"{sys.executable} -m syncsh {targets(cyrus)['unix']} --no-pager",
+                       env, width=160, height=40)
+    try:
+        term.wait_for("syncsh>")
+        term.keys(f"\\upload {tmp_path}/missing.eml user.{user}", "Enter")
+        screen = term.wait_for(f"syncsh: cannot read {tmp_path}/missing.eml: No such file")
+        assert "[y/N]" not in screen
+        term.keys(f"\\upload {message} user.{user}.nosuch", "Enter")
+        screen = term.wait_for(f"the replica has no mailbox user.{user}.nosuch")
+        assert "[y/N]" not in screen
+        term.keys(f"\\upload {message} user.{user}", "Enter")
+        term.wait_for("\\upload changes unix:")
+        term.keys("y", "Enter")
+        term.wait_for(f"uploaded {message} to user.{user} as UID 2")
+    finally:
+        term.close()
+
+
+def test_a_pasted_snippet_with_a_password_never_enters_the_history(capsys):
+    """A paste is one history entry: one with a password on any of its lines (a
+    document's C: line, or a plain line) is left out whole."""
+    run_repl_keys("\x1b[200~C: quota user.dpc22\nC: AUTHENTICATE PLAIN AGFkbWluAHNlY3JldA=="
+                  "\x1b[201~\n\x1b[200~quota user.dpc22\nlogin admin hunter2\x1b[201~\n"
+                  "\x1b[200~quota user.dpc22\nlsub\x1b[201~\n\x04", "demo:cyrus-2")
+    history = open(os.path.join(os.environ["SYNCSH_DATA_DIR"], "history")).read()
+    assert "AGFkbWluAHNlY3JldA==" not in history and "hunter2" not in history
+    assert "+quota user.dpc22\n+lsub\n" in history          # a harmless paste is kept

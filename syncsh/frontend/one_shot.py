@@ -104,11 +104,17 @@ def check_script(script: list[str], target, args, table) -> None:
 
 
 def _check_meta(line: str, target, args) -> None:
+    """A meta-command line of a script: one the meta-command table says runs in scripts
+    (\\upload), let through by the guard rail, its file readable: all before connecting."""
     from syncsh import guard
-    if not line.startswith("\\upload "):
-        raise UsageError(f"{line.split(' ', 1)[0]}: only \\upload runs in one-shot mode")
+    from syncsh.repl.meta import names_in_scripts, runs_in_scripts
+    from syncsh.upload import parse_args, read_message
+    word, _, rest = line.partition(" ")
+    if not runs_in_scripts(word):
+        raise UsageError(f"{word}: only {', '.join(names_in_scripts())} runs in one-shot mode")
     action = guard.decide(True, target, read_only=args.read_only,
                           allow_writes=args.allow_writes)
-    problem = guard.refusal(action, "\\upload", target, args.read_only)
+    problem = guard.refusal(action, word, target, args.read_only)
     if problem:
         raise UsageError(problem)
+    read_message(parse_args(rest)[0])

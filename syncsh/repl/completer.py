@@ -70,11 +70,13 @@ def arg_for(spec: C.CommandSpec, index: int) -> C.Arg | None:
 
 
 class SyncCompleter(Completer):
-    def __init__(self, table, learnt, state, meta_commands=()) -> None:
+    def __init__(self, table, learnt, state, meta_commands=None) -> None:
         self._table = table           # a table, or a callable giving the current one
         self._learnt = learnt         # the same: what the session has learnt so far
         self.state = state            # the Session: current user, selected mailbox
-        self.meta_commands = meta_commands
+        if meta_commands is None:     # the console's own table (repl/meta.py)
+            from syncsh.repl.meta import META_COMMANDS as meta_commands
+        self.meta_commands = tuple(meta_commands)
 
     @property
     def table(self):
@@ -117,8 +119,8 @@ class SyncCompleter(Completer):
 
     def _commands(self, word: str):
         if word.startswith("\\"):
-            for name, summary in ranked(word, list(self.meta_commands), key=lambda m: m[0]):
-                yield Completion(name, start_position=-len(word), display_meta=summary)
+            for meta in ranked(word, list(self.meta_commands), key=lambda m: m.name):
+                yield Completion(meta.name, start_position=-len(word), display_meta=meta.summary)
             return
         upper = word.isupper() or not word
         firsts: dict[str, str] = {}          # first word -> summary, in table order
@@ -130,18 +132,17 @@ class SyncCompleter(Completer):
             yield Completion(shown, start_position=-len(word), display_meta=firsts[first])
 
     def _meta_argument(self, name: str, word: str):
-        """A meta-command's argument: its choices (from the meta table); for \\help, the
-        commands, the meta-commands and 'target'."""
-        from syncsh.repl.help import META_COMMANDS, find_meta
-        meta = find_meta(name)
+        """A meta-command's argument: its choices (from the meta table); for a help topic,
+        the commands, the meta-commands and 'target'."""
+        meta = next((m for m in self.meta_commands if m.matches(name)), None)
         if meta is None:
             return
-        if meta.name == "\\help":
+        if meta.topics:
             upper = word.isupper()
             firsts = dict.fromkeys(n.split(" ", 1)[0] for n in self.table)
             candidates = [(n if upper else n.lower(), self.table[n].summary
                            if n in self.table else "…") for n in firsts]
-            candidates += [(m.name, m.summary) for m in META_COMMANDS]
+            candidates += [(m.name, m.summary) for m in self.meta_commands]
             candidates.append(("target", "the target forms and this session"))
         else:
             candidates = [(choice, meta.summary) for choice in meta.choices]

@@ -1,90 +1,12 @@
-"""Help that teaches: the meta-command table, and help text drawn from the tables.
+"""Help that teaches, drawn from the tables.
 
 A protocol command's help comes from its row in syncsh.protocol.commands (its syntax,
 summary, each argument's form with an example, and a whole line one could type); a
-meta-command's from META_COMMANDS below, the one list of them (completion, the overview
-and dispatch's usage lines read it too)."""
+meta-command's from its entry in the meta-command table (repl/meta.py), given here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from syncsh.protocol import commands as C
-
-
-@dataclass(frozen=True)
-class MetaCommand:
-    name: str
-    usage: str                          # its arguments, as typed after the name
-    summary: str
-    details: tuple[str, ...] = ()       # lines of further explanation
-    examples: tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
-    choices: tuple[str, ...] = ()       # the words its argument may be (completion offers them)
-
-    @property
-    def syntax(self) -> str:
-        return f"{self.name} {self.usage}".rstrip()
-
-
-META_COMMANDS = (
-    MetaCommand("\\help", "[COMMAND | \\META | target]", "help: all commands, or one",
-                ("COMMAND: a protocol command of the dialect spoken (GET USER for two words)",
-                 "\\META: a meta-command; target: the target forms and this session"),
-                ("\\help setflags", "\\help \\diff"), ("\\h", "\\?")),
-    MetaCommand("\\info", "", "the target, the server's full banner and the session's state",
-                ("what the toolbar leaves out at narrow widths: banner, capabilities, lock "
-                 "age, selected mailbox, round trip, format, pager, trace, recording",),
-                ("\\info",)),
-    MetaCommand("\\connect", "TARGET", "open another target (the current session is closed)",
-                ("TARGET: any target form (\\help target lists them)",),
-                ("\\connect demo:cyrus-1", "\\connect ssh://cyrus@replica.example.com")),
-    MetaCommand("\\reconnect", "", "open the same target again (after a dropped connection "
-                "or EXIT); the lock and the selected mailbox are not taken again",
-                examples=("\\reconnect",)),
-    MetaCommand("\\format", "table|raw|json", "how replies are shown from now on",
-                ("table: labelled, aligned; raw: the server's lines as they came; "
-                 "json: one JSON object a line (docs/json.md)",), ("\\format raw",),
-                choices=("table", "raw", "json")),
-    MetaCommand("\\pager", "on|off|auto", "page replies taller than the window",
-                ("auto (default; off with --no-pager): page a table that would not fit "
-                 "the window; on: every reply, in every format, goes through the pager; "
-                 "off: never page",
-                 "the pager is $PAGER (less if unset; LESS=-SRXF when LESS is unset)"),
-                ("\\pager off",), choices=("on", "off", "auto")),
-    MetaCommand("\\trace", "on|off", "show both directions with timings, on stderr",
-                examples=("\\trace on",), choices=("on", "off")),
-    MetaCommand("\\history", "", "the commands run in this session (secrets masked)",
-                examples=("\\history",)),
-    MetaCommand("\\record", "FILE | off", "write the session as a replayable transcript",
-                ("FILE: created 0600; off: stop and close it (syncsh replay FILE runs it)",),
-                ("\\record /tmp/session.txt", "\\record off"), choices=("off",)),
-    MetaCommand("\\upload", "FILE MAILBOX [FLAG …]",
-                "add a message file to a mailbox (modern dialect; a write)",
-                ("FILE: an RFC 5322 message; MAILBOX: its full name; FLAG: e.g. \\Seen",),
-                ("\\upload msg.eml user.carol \\Seen",)),
-    MetaCommand("\\diff", "MASTER REPLICA [OPTIONS] | PAIR | OTHER",
-                "compare a master and a replica (read only; syncsh diff --help lists options)",
-                ("'.' stands for this session's target; PAIR: a pair named in the config; "
-                 "OTHER alone: this target's role comes from the config, else you are asked",),
-                ("\\diff demo:cyrus-1 . --user dpc22", "\\diff demo:cyrus-1 --user dpc22")),
-    MetaCommand("\\quit", "", "leave (Ctrl-D too)", aliases=("\\q", "\\exit")),
-)
-
-META = [(m.name, m.summary) for m in META_COMMANDS]      # for completion
-
-
-def find_meta(word: str) -> MetaCommand | None:
-    for meta in META_COMMANDS:
-        if word == meta.name or word in meta.aliases:
-            return meta
-    return None
-
-
-def usage(word: str) -> str:
-    """The one-line usage of a meta-command, for its error messages."""
-    meta = find_meta(word)
-    return meta.syntax if meta is not None else word
 
 
 def command_help(spec: C.CommandSpec, modern: bool) -> list[str]:
@@ -119,7 +41,21 @@ def command_help(spec: C.CommandSpec, modern: bool) -> list[str]:
     return lines
 
 
-def meta_help(meta: MetaCommand) -> list[str]:
+def help_lines(console, topic: str, metas) -> tuple[list[str], str]:
+    """\\help TOPIC for a Console: (the lines to show, "") or ([], why there are none)."""
+    if not topic:
+        return overview(console.table, metas), ""
+    if topic.lower() == "target":
+        return target_forms() + [""] + session_info(console), ""
+    lines = topic_help(console.table, topic, metas)
+    if lines is not None:
+        return lines, ""
+    guess = C.did_you_mean(console.table, topic)
+    return [], (f"no command {topic!r} here" + (f"; did you mean {guess}?" if guess else "")
+                + "; \\help lists them")
+
+
+def meta_help(meta) -> list[str]:
     lines = [meta.syntax, f"  {meta.summary}"]
     if meta.aliases:
         lines.append(f"  also: {' '.join(meta.aliases)}")
@@ -128,22 +64,26 @@ def meta_help(meta: MetaCommand) -> list[str]:
     return lines
 
 
-def overview(table: dict[str, C.CommandSpec]) -> list[str]:
-    width = max(max(len(n) for n in table), max(len(m.name) for m in META_COMMANDS))
+def overview(table: dict[str, C.CommandSpec], metas) -> list[str]:
+    width = max(max(len(n) for n in table), max(len(m.name) for m in metas))
     lines = [f"  {name:<{width}} {'w' if spec.write else ' '} {spec.summary}"
              for name, spec in table.items()]
     lines.append("\n  w = writes to the replica.  \\help COMMAND for its arguments and an "
                  "example.  Meta-commands:")
-    lines += [f"  {meta.name:<{width}}   {meta.summary}" for meta in META_COMMANDS]
+    lines += [f"  {meta.name:<{width}}   {meta.summary}" for meta in metas]
     return lines
 
 
-def topic_help(table: dict[str, C.CommandSpec], topic: str) -> list[str] | None:
+def _meta_named(metas, word: str):
+    return next((meta for meta in metas if meta.matches(word)), None)
+
+
+def topic_help(table: dict[str, C.CommandSpec], topic: str, metas) -> list[str] | None:
     """Help on one topic: a protocol command, a meta-command (with or without its
     backslash when no command has the name); None when there is none."""
     modern = table is C.CSYNC
     if topic.startswith("\\"):
-        meta = find_meta(topic)
+        meta = _meta_named(metas, topic)
         return meta_help(meta) if meta is not None else None
     if topic.lower() == "target":
         return None                 # the caller adds this session's state to the forms
@@ -156,7 +96,7 @@ def topic_help(table: dict[str, C.CommandSpec], topic: str) -> list[str] | None:
         if subs:
             lines.append(f"  sub-commands: {', '.join(n.split(' ', 1)[1] for n in subs)}")
         return lines
-    meta = find_meta("\\" + topic)
+    meta = _meta_named(metas, "\\" + topic)
     return meta_help(meta) if meta is not None else None
 
 

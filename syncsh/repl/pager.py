@@ -11,7 +11,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 
 _ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -21,11 +20,16 @@ class PagerQuit(Exception):
 
 
 class PagedOutput:
-    def __init__(self, stream=None, *, enabled: bool = True, height: int | None = None,
-                 always: bool = False) -> None:
-        self.stream = stream or sys.stdout
-        self.enabled = enabled and _isatty(self.stream)
+    def __init__(self, stream, *, enabled: bool = True, height: int | None = None,
+                 always: bool = False, isatty: bool | None = None,
+                 environ=None) -> None:
+        """``isatty``: whether the stream is a terminal (the environment's word for it;
+        else the stream is asked); ``environ``: where $PAGER and $LESS are read."""
+        self.stream = stream
+        self.on_terminal = _isatty(stream) if isatty is None else isatty
+        self.enabled = enabled and self.on_terminal
         self.always = always            # \pager on: the pager from the first line
+        self.environ = os.environ if environ is None else environ
         size = shutil.get_terminal_size((80, 24))
         self.height = height or size.lines
         self.width = max(size.columns, 1)
@@ -46,10 +50,11 @@ class PagedOutput:
         return len(text)
 
     def _start_pager(self) -> None:
-        command = os.environ.get("PAGER") or "less"
+        command = self.environ.get("PAGER") or "less"
         try:
             argv = shlex.split(command)
-            self.pager = subprocess.Popen(argv, stdin=subprocess.PIPE, env=pager_env(argv),
+            self.pager = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                          env=pager_env(argv, self.environ),
                                           text=True, errors="replace")
         except (OSError, ValueError):
             self.enabled = False
@@ -79,7 +84,7 @@ class PagedOutput:
             pass
 
     def isatty(self) -> bool:
-        return _isatty(self.stream)
+        return self.on_terminal
 
     def close(self) -> None:
         if self.pager is None and self.held:
@@ -107,12 +112,14 @@ class PagedOutput:
                 continue
 
 
-def pager_env(argv: list[str]) -> dict[str, str]:
-    """The pager's environment: none of syncsh's secrets; and less as psql and pgcli run
-    it: colours pass (-R), no wrapping of wide tables (-S), the screen is not cleared (-X)
-    and output that fits does not page (-F), unless the user set LESS."""
-    from syncsh.private import child_env
-    env = child_env()
+def pager_env(argv: list[str], environ=None) -> dict[str, str]:
+    """The pager's environment (``environ``'s, the process's by default): none of syncsh's
+    secrets; and less as psql and pgcli run it: colours pass (-R), no wrapping of wide
+    tables (-S), the screen is not cleared (-X) and output that fits does not page (-F),
+    unless the user set LESS."""
+    from syncsh.private import SECRET_VARIABLES
+    env = {k: v for k, v in (os.environ if environ is None else environ).items()
+           if k not in SECRET_VARIABLES}
     if argv and os.path.basename(argv[0]) == "less" and "LESS" not in env:
         env["LESS"] = "-SRXF"
     return env
