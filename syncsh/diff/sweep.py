@@ -116,8 +116,8 @@ class RateLimit:
 
 
 class Sweep:
-    """Runs the comparisons. ``open_pair()`` gives a fresh (master, replica) session pair;
-    ``compare(master, replica, user)`` gives that user's UserResult."""
+    """Runs the comparisons. ``open_pair()`` gives a worker its own sessions to both ends
+    (anything with a ``close()``); ``compare(pair, user)`` gives that user's UserResult."""
 
     def __init__(self, open_pair: Callable, compare: Callable, *, jobs: int = 4,
                  rate: float | None = None) -> None:
@@ -190,7 +190,7 @@ class Sweep:
                 try:
                     if pair is None:
                         pair = self.open_pair()
-                    done.put(self.compare(*pair, user))
+                    done.put(self.compare(pair, user))
                 except SyncshError as exc:
                     done.put(UserResult(user, ERROR, error=str(exc)))
                     pair = _closed(pair)          # a broken session: a new one next time
@@ -202,9 +202,9 @@ class Sweep:
 
 
 def _closed(pair):
-    for session in pair or ():
+    if pair is not None:
         try:
-            session.close()
+            pair.close()
         except Exception:                          # closing a dead session: nothing to do
             pass
     return None
