@@ -68,16 +68,34 @@ def run_sweep(args, master, replica, users) -> int:
                       master_name=master.text, replica_name=replica.text,
                       sieve_mailbox=ends.sieve_mailbox)
 
-    def compare(ends: Ends, user):
+    def compare(ends: Ends, user, asked=None):
+        """``asked``: both ends' GET USER replies, read already."""
+        comparing = differ(ends)
+        if asked is not None:
+            comparing.asked[user] = asked
         try:
-            report = differ(ends).run([user], [])
+            report = comparing.run([user], [])
         except SieveMailboxDiffers:
             if ends.plain is None:
                 ends.plain = open_ends(sieve_mailbox=False)
             report = differ(ends.plain).run([user], [])
         return sweep.result_of(user, report)
 
-    runner = sweep.Sweep(open_ends, compare, jobs=args.jobs, rate=args.rate)
+    def answers(ends: Ends, users: list[str]):
+        """The users asked: every reply read first (a divergent user's further commands
+        come after them), then each user compared."""
+        replies = [[reply(ends.master) for _ in users], [reply(ends.replica) for _ in users]]
+        for user, *asked in zip(users, *replies):
+            yield compare(ends, user, asked)
+
+    try:
+        first = open_ends()         # unreachable ends: said once, not once a user
+    except BaseException:
+        state.close()
+        raise
+    pipelined = first.master.dialect == first.replica.dialect == "csync"
+    runner = sweep.Sweep(open_ends, compare, jobs=args.jobs, rate=args.rate, first=first,
+                         ask=ask if pipelined else None, answers=answers)
     todo = (user for user in users if user not in state.done)
     total = None
     if sys.stderr.isatty():         # a bar needs the total; piped runs stay lazy
@@ -127,6 +145,18 @@ class Ends:
                     held.close()
                 except Exception:                  # closing a dead session: nothing to do
                     pass
+
+
+def ask(ends: Ends, users: list[str]) -> None:
+    """GET USER of several users sent ahead to both ends."""
+    lines = [f"GET USER {user}".encode() for user in users]
+    ends.master.send_ahead(lines)
+    ends.replica.send_ahead(lines)
+
+
+def reply(session) -> tuple[list, object]:
+    events = list(session.replies())
+    return events[:-1], events[-1]
 
 
 def sieve_mailbox_enabled(session) -> bool:
