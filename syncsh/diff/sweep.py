@@ -147,8 +147,10 @@ class Sweep:
         """Yield each user's result as it finishes. Closing the generator early (Ctrl-C)
         stops the workers after the users they are on."""
         self.stop = threading.Event()             # a runner may run again (--recheck)
-        todo: queue.Queue = queue.Queue(maxsize=self.jobs * AHEAD * 2)  # lazy: memory flat
-        feeder = threading.Thread(target=self._feed, args=(users, todo), daemon=True)
+        todo: queue.Queue = queue.Queue(maxsize=self.jobs * 2)   # lazy: memory stays flat
+        # in turn, users go by the batch (a thread's wake-up a batch, not a user)
+        chunk = 1 if self.ask is None else AHEAD
+        feeder = threading.Thread(target=self._feed, args=(users, todo, chunk), daemon=True)
         feeder.start()
         first, self.first = self.first, None
         try:
@@ -165,22 +167,22 @@ class Sweep:
         ended = []
 
         def take() -> list[str]:
-            batch = []
-            while not ended and len(batch) < AHEAD:
-                try:            # wait for a batch's first user only: a short batch goes
-                    user = todo.get_nowait() if batch else todo.get()
-                except queue.Empty:
-                    break
-                if user is None:
-                    ended.append(True)
-                elif isinstance(user, BaseException):
-                    raise user                    # the user list failed half-way
-                else:
-                    self.limit.wait(self.stop)
-                    batch.append(user)
+            batch = None if ended else todo.get()
+            if batch is None:
+                ended.append(True)
+                return []
+            if isinstance(batch, BaseException):
+                raise batch                       # the user list failed half-way
+            for _ in batch:
+                self.limit.wait(self.stop)
             return batch
 
         try:
+            for slot in slots[1:]:      # while the users are listed
+                try:
+                    slot.pair = self.open_pair()
+                except SyncshError:     # said with the users of its first batch
+                    pass
             for slot in slots:
                 self._ask(slot, take())
             while any(slot.batch for slot in slots) and not self.stop.is_set():
@@ -242,22 +244,33 @@ class Sweep:
             for worker in workers:
                 worker.join(timeout=60)
 
-    def _feed(self, users: Iterable[str], todo: queue.Queue) -> None:
+    def _feed(self, users: Iterable[str], todo: queue.Queue, chunk: int) -> None:
+        """The users into ``todo``: one at a time, or in lists of ``chunk``."""
         try:
+            batch = []
             for user in users:
-                while not self.stop.is_set():
-                    try:
-                        todo.put(user, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
+                batch.append(user)
+                if len(batch) < chunk:
+                    continue
+                self._put(todo, batch if chunk > 1 else user)
+                batch = []
                 if self.stop.is_set():
-                    break
+                    return
+            if batch:
+                self._put(todo, batch)
         except SyncshError as exc:                 # the user list failed half-way
             todo.put(exc)
         finally:
             for _ in range(self.jobs):
                 todo.put(None)
+
+    def _put(self, todo: queue.Queue, item) -> None:
+        while not self.stop.is_set():
+            try:
+                todo.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
 
     def _work(self, todo: queue.Queue, done: queue.Queue, pair=None) -> None:
         try:
