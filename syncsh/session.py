@@ -1,4 +1,5 @@
-"""A client session: one transport, one dialect's codec, one command in flight.
+"""A client session: one transport, one dialect's codec, one command in flight (or, for
+reads of the modern dialect, several sent ahead whose replies are read in order).
 
 It tracks what the server's session holds (the user whose lock we have, the selected
 mailbox) and learns names, UIDs and flags from replies for completion.
@@ -7,6 +8,7 @@ mailbox) and learns names, UIDs and flags from replies for completion.
 from __future__ import annotations
 
 import time
+from collections import deque
 
 from syncsh.errors import ConnectionLost, ProtocolError
 from syncsh.model import Mailbox, Message, MessageBatch
@@ -98,6 +100,7 @@ class Session:
         self.selected: str | None = None
         self.last_rtt: float | None = None
         self.in_flight_line: str | bytes | None = None    # the command whose reply is due
+        self.ahead: deque = deque()       # lines sent ahead, replies due after that one
         self._sent_at = 0.0
         self._due_audit = None            # (verdict, line) of a write whose reply is due
         self.learnt = Learnt() if learn else None    # completion only: scripts skip it
@@ -228,7 +231,7 @@ class Session:
             raise ConnectionLost("the connection is closed")
         verdict = self.gate.check(self.table, line, confirmed=confirmed) \
             if self.gate is not None else None
-        if self.conn.in_flight is not None:
+        while self.conn.in_flight is not None:
             self.finish_interrupted()
         data = self.conn.send(line)
         self.in_flight_line = line
@@ -245,6 +248,45 @@ class Session:
             self.closed = True
             self._audit(None)
             raise
+        self.last_rtt = None
+
+    def send_ahead(self, lines: list) -> None:
+        """Pipelining, for reads of the modern dialect (an audit asks for several users at
+        once): the lines go out in one write, each judged by the gate as send() judges one;
+        their replies are then read in order, one replies() each. A write is refused."""
+        if self.closed:
+            raise ConnectionLost("the connection is closed")
+        if self.dialect != "csync":
+            raise ProtocolError("only the modern dialect's reads are sent ahead")
+        for line in lines:
+            verdict = self.gate.check(self.table, line) if self.gate is not None else None
+            text = line if isinstance(line, str) else line.decode("utf-8", "replace")
+            if verdict.write if verdict is not None else self.is_write(text):
+                raise ProtocolError("a write is never sent ahead of its turn")
+        while self.conn.in_flight is not None:
+            self.finish_interrupted()
+        data = []
+        for line in lines:
+            data.append(self.conn.send(line))
+            self.ahead.append((line, self.conn.in_flight))
+            self.conn.in_flight = None            # the codec hears of each in its turn
+        if not lines:
+            return
+        if self.on_wire is not None:
+            for piece in data:
+                self.on_wire("C", piece)
+        try:
+            self.transport.send(b"".join(data))
+        except ConnectionLost:
+            self.closed = True
+            raise
+        self._next_ahead()
+
+    def _next_ahead(self) -> None:
+        """The next reply due is that of the first line sent ahead."""
+        self.in_flight_line, self.conn.in_flight = self.ahead.popleft()
+        self._sent_at = time.monotonic()
+        self._start_clock()
         self.last_rtt = None
 
     def replies(self):
@@ -266,6 +308,8 @@ class Session:
                 self.in_flight_line = None
                 self._audit(event)
                 self._track(line, event)
+                if self.ahead:
+                    self._next_ahead()
                 yield event
                 return
             yield event
@@ -289,6 +333,8 @@ class Session:
                     line, self.in_flight_line = self.in_flight_line, None
                     self._audit(event)
                     self._track(line or "", event)
+                    if self.ahead:
+                        self._next_ahead()
                     return event
         finally:
             self.on_wire = wire

@@ -155,3 +155,73 @@ def test_demo_audit_rechecks_and_reads_its_state(tmp_path):
     for bad in (["--jobs", "0"], ["--jobs", "99"], ["--rate", "0"], ["--user", "x"]):
         proc = syncsh("diff", "demo:cyrus-1", "demo:cyrus-2", "--all-users", *bad)
         assert proc.returncode == 2 and proc.stderr.decode().count("\n") == 1, bad
+
+
+# ---------------------------------------------------------------------- on the shared pair
+
+def sieve_script(cyrus, side, user, activate=False):
+    target = f"unix:{cyrus.master_socket if side == 'master' else cyrus.replica_socket}"
+    lines = [f"APPLY SIEVE %(USERID {user} FILENAME rules.script LAST_UPDATE 1700000000 "
+             'CONTENT "keep;")']
+    if activate:
+        lines.append(f"APPLY ACTIVATE_SIEVE %(USERID {user} FILENAME rules.bc)")
+    for line in lines:
+        proc = syncsh(target, "--allow-writes", "-c", line)
+        assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+
+
+def test_sieve_scripts_are_judged_in_an_audit_as_diff_user_judges_them(cyrus, tmp_path):
+    """The audit's sessions see sieve scripts as the #sieve mailbox (SIEVE-MAILBOX, as
+    sync_client asks): the same one on both ends is no finding; another difference is
+    worded as diff --user words it."""
+    from conftest import diff_report
+    from test_csync import fresh_user
+    synced, diverged, plain = (fresh_user(cyrus, 1, prefix=p) for p in ("sv", "sd", "sp"))
+    sieve_script(cyrus, "master", synced, activate=True)
+    cyrus.sync(synced)
+    sieve_script(cyrus, "replica", diverged)
+    users = [a for u in (synced, diverged, plain) for a in ("--user", u)]
+    master, replica = (f"csync://admin@127.0.0.1:{p}"
+                       for p in (cyrus.master_port, cyrus.replica_port))
+    audit = syncsh("diff", master, replica, *users, "--state", str(tmp_path / "state"),
+                   "--format", "json", env=env())
+    assert audit.returncode == 1, audit.stderr
+    import json
+    rows = {r.get("user"): r for r in map(json.loads, audit.stdout.decode().splitlines())}
+    assert rows[synced]["status"] == rows[plain]["status"] == "identical"
+    assert rows[diverged]["status"] == "divergent" and rows[diverged]["kinds"] == {"sieve": 1}
+    one = syncsh("diff", master, replica, *users, "--format", "json", env=env())
+    report = diff_report(one.stdout)
+    assert sorted(report["identical_users"]) == sorted([synced, plain])
+    assert [f for f in report["findings"] if f["user"] == diverged] == \
+        rows[diverged]["findings"]
+
+
+def test_reads_sent_ahead_are_answered_in_order(cyrus):
+    from test_csync import fresh_user
+    from syncsh.connect import open_session
+    from syncsh.errors import SyncshError
+    from syncsh.model import Mailbox
+    from syncsh.targets import parse_target
+    first, second = fresh_user(cyrus, 1, prefix="pa"), fresh_user(cyrus, 2, prefix="pb")
+    session = open_session(parse_target(f"unix:{cyrus.master_socket}"), learn=False)
+    try:
+        asked = [first, "nobody-at-all", second, first]
+        session.send_ahead([f"GET USER {user}" for user in asked])
+        for user in asked:
+            events = list(session.replies())
+            assert events[-1].ok, events[-1]
+            names = [e.name for e in events if isinstance(e, Mailbox)]
+            assert names == ([] if user == "nobody-at-all" else [f"user.{user}"]), user
+        # replies still due when another command goes are read and set aside first
+        session.send_ahead([f"GET USER {first}", f"GET USER {first}"])
+        events, done = session.run(f"GET USER {second}")
+        assert done.ok and [e.name for e in events if isinstance(e, Mailbox)] == \
+            [f"user.{second}"]
+        with pytest.raises(SyncshError):       # never a write, never sent
+            session.send_ahead([f"GET USER {first}", f"APPLY UNUSER {first}"])
+        assert session.run(f"GET USER {first}")[1].ok
+        session.send_ahead([f"GET USER {first}"])
+    finally:
+        session.close()                         # a reply still due: closed without EXIT
+    assert session.closed

@@ -76,6 +76,17 @@ class Side:
         return self.done
 
 
+class SieveMailboxDiffers(Exception):
+    """Sessions that list a user's sieve scripts as their ``#sieve`` mailbox (SIEVE-MAILBOX,
+    as Cyrus' own sync_client asks) found that mailbox not the same on the two ends: the
+    user is to be compared again through sessions that list the scripts themselves, so
+    that the findings are those of ``diff --user``."""
+
+
+def is_sieve_mailbox(name: str) -> bool:
+    return name.endswith((".#sieve", "/#sieve"))
+
+
 def run_together(sessions, line) -> list[tuple[list, object]]:
     """The same command sent to every session first, then each reply read in turn."""
     for session in sessions:
@@ -90,8 +101,12 @@ def run_together(sessions, line) -> list[tuple[list, object]]:
 class Differ:
     def __init__(self, master, replica, *, expunged: bool = False, full: bool = False,
                  master_store: str | None = None, master_name: str = "MASTER",
-                 replica_name: str = "REPLICA") -> None:
+                 replica_name: str = "REPLICA", sieve_mailbox: bool = False) -> None:
+        """``sieve_mailbox``: both sessions enabled SIEVE-MAILBOX (see SieveMailboxDiffers)."""
         self.m, self.r = master, replica
+        self.sieve_mailbox = sieve_mailbox
+        # user -> both ends' GET USER replies, read already (an audit asks ahead)
+        self.asked: dict[str, list[tuple[list, Done]]] = {}
         self.expunged = expunged
         self.full = full
         self.master_store = master_store
@@ -248,17 +263,22 @@ class Differ:
 
     # ------------------------------------------------------------------ modern dialect
     def modern_user(self, report: Report, user: str, names: list[str]) -> None:
-        if names:
-            command = encode_named("GET MAILBOXES", names)
-        else:
-            command = f"GET USER {user}".encode()
-        # asked of both ends at once: one round trip's wait a user, not two
-        (m_events, m_done), (r_events, r_done) = run_together((self.m, self.r), command)
+        replies = None if names else self.asked.pop(user, None)
+        if replies is None:
+            if names:
+                command = encode_named("GET MAILBOXES", names)
+            else:
+                command = f"GET USER {user}".encode()
+            # asked of both ends at once: one round trip's wait a user, not two
+            replies = run_together((self.m, self.r), command)
+        (m_events, m_done), (r_events, r_done) = replies
         for side, done in (("master", m_done), ("replica", r_done)):
             if not done.ok:
                 raise ConnectionLost(f"GET on the {side}: {done.status} {done.text}")
         m_boxes = {e.name: e for e in m_events if isinstance(e, Mailbox)}
         r_boxes = {e.name: e for e in r_events if isinstance(e, Mailbox)}
+        if self.sieve_mailbox and not names:
+            self.set_aside_sieve_mailboxes(user, m_boxes, r_boxes)
         for name in sorted(set(m_boxes) | set(r_boxes)):
             a, b = m_boxes.get(name), r_boxes.get(name)
             if b is None or a is None:
@@ -276,6 +296,16 @@ class Differ:
                 report.findings += meta
         if not names:
             self.modern_extras(report, user, m_events, r_events)
+
+    def set_aside_sieve_mailboxes(self, user, m_boxes: dict, r_boxes: dict) -> None:
+        """The same #sieve mailbox on both ends (uniqueid, counters, CRCs) holds the same
+        scripts and the same active one: nothing to report, as the script listing would
+        say; any other difference is worded by that listing (SieveMailboxDiffers)."""
+        for name in [n for n in set(m_boxes) | set(r_boxes) if is_sieve_mailbox(n)]:
+            a, b = m_boxes.pop(name, None), r_boxes.pop(name, None)
+            if a is None or b is None or a.uniqueid != b.uniqueid or C.needs_records(a, b) \
+                    or C.compare_mailbox_meta(user, a, b, modern=True):
+                raise SieveMailboxDiffers(user)
 
     def live_messages(self, session, name: str) -> list[tuple[int, str]]:
         """(UID, GUID) of a mailbox's live messages on one end: what a repair may lose."""

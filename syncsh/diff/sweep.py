@@ -115,18 +115,31 @@ class RateLimit:
         stop.wait(max(0.0, start - now))
 
 
+AHEAD = 8      # users asked of a session pair at once, when its ends take reads ahead
+
+
 class Sweep:
-    """Runs the comparisons. ``open_pair()`` gives a fresh (master, replica) session pair;
-    ``compare(master, replica, user)`` gives that user's UserResult."""
+    """Runs the comparisons. ``open_pair()`` gives its own sessions to both ends (anything
+    with a ``close()``); ``compare(pair, user)`` gives that user's UserResult. ``first``: a
+    pair opened already, used first.
+
+    With ``ask(pair, users)`` and ``answers(pair, users)`` (the pair's ends take reads sent
+    ahead: the modern dialect), one thread drives the ``jobs`` pairs in turn, each asked
+    for AHEAD users at once and answering while the others' servers work: measured on a
+    real Cyrus pair, a fifth of the client's CPU of a thread a pair (no lock handed over
+    a user, no wake-up a reply) and a sixth less of the servers' (a batch read in one go).
+    Otherwise a thread a pair, one user at a time."""
 
     def __init__(self, open_pair: Callable, compare: Callable, *, jobs: int = 4,
-                 rate: float | None = None) -> None:
+                 rate: float | None = None, ask: Callable | None = None,
+                 answers: Callable | None = None, first=None) -> None:
         if not 1 <= jobs <= MAX_JOBS:
             raise UsageError(f"--jobs takes 1 to {MAX_JOBS} (a replica in production "
                              "is not to be overloaded)")
         if rate is not None and not rate > 0:
             raise UsageError("--rate takes a number of users a second above 0")
         self.open_pair, self.compare, self.jobs = open_pair, compare, jobs
+        self.ask, self.answers, self.first = ask, answers, first
         self.limit = RateLimit(rate)
         self.stop = threading.Event()
 
@@ -135,13 +148,87 @@ class Sweep:
         stops the workers after the users they are on."""
         self.stop = threading.Event()             # a runner may run again (--recheck)
         todo: queue.Queue = queue.Queue(maxsize=self.jobs * 2)   # lazy: memory stays flat
+        # in turn, users go by the batch (a thread's wake-up a batch, not a user)
+        chunk = 1 if self.ask is None else AHEAD
+        feeder = threading.Thread(target=self._feed, args=(users, todo, chunk), daemon=True)
+        feeder.start()
+        first, self.first = self.first, None
+        try:
+            if self.ask is None:
+                yield from self._threads(todo, first)
+            else:
+                yield from self._in_turn(todo, first)
+        finally:
+            self.stop.set()
+
+    # ---------------------------------------------------------------- reads sent ahead
+    def _in_turn(self, todo: queue.Queue, first):
+        slots = [_Slot(first if n == 0 else None) for n in range(self.jobs)]
+        ended = []
+
+        def take() -> list[str]:
+            batch = None if ended else todo.get()
+            if batch is None:
+                ended.append(True)
+                return []
+            if isinstance(batch, BaseException):
+                raise batch                       # the user list failed half-way
+            for _ in batch:
+                self.limit.wait(self.stop)
+            return batch
+
+        try:
+            for slot in slots[1:]:      # while the users are listed
+                try:
+                    slot.pair = self.open_pair()
+                except SyncshError:     # said with the users of its first batch
+                    pass
+            for slot in slots:
+                self._ask(slot, take())
+            while any(slot.batch for slot in slots) and not self.stop.is_set():
+                for slot in slots:
+                    if slot.batch:
+                        yield from self._answered(slot)
+                        self._ask(slot, take())
+        finally:
+            for slot in slots:
+                _closed(slot.pair)
+
+    def _ask(self, slot, batch: list[str]) -> None:
+        slot.batch, slot.error = batch, None
+        if not batch:
+            return
+        try:
+            if slot.pair is None:
+                slot.pair = self.open_pair()
+            self.ask(slot.pair, batch)
+        except SyncshError as exc:
+            slot.error, slot.pair = exc, _closed(slot.pair)
+
+    def _answered(self, slot):
+        batch, slot.batch = slot.batch, []
+        if slot.error is None:
+            told = 0
+            try:
+                for result in self.answers(slot.pair, batch):
+                    told += 1
+                    yield result
+                return
+            except SyncshError as exc:            # a broken session: a new one next time
+                slot.error, slot.pair = exc, _closed(slot.pair)
+                batch = batch[told:]
+        for user in batch:
+            yield UserResult(user, ERROR, error=str(slot.error))
+
+    # ---------------------------------------------------------------- a thread a pair
+    def _threads(self, todo: queue.Queue, first):
         done: queue.Queue = queue.Queue()
-        workers = [threading.Thread(target=self._work, args=(todo, done), daemon=True,
-                                    name=f"diff-worker-{n}") for n in range(self.jobs)]
+        workers = [threading.Thread(target=self._work, args=(todo, done, first if n == 0
+                                                                else None),
+                                    daemon=True, name=f"diff-worker-{n}")
+                   for n in range(self.jobs)]
         for worker in workers:
             worker.start()
-        feeder = threading.Thread(target=self._feed, args=(users, todo), daemon=True)
-        feeder.start()
         running = len(workers)
         try:
             while running:
@@ -157,25 +244,35 @@ class Sweep:
             for worker in workers:
                 worker.join(timeout=60)
 
-    def _feed(self, users: Iterable[str], todo: queue.Queue) -> None:
+    def _feed(self, users: Iterable[str], todo: queue.Queue, chunk: int) -> None:
+        """The users into ``todo``: one at a time, or in lists of ``chunk``."""
         try:
+            batch = []
             for user in users:
-                while not self.stop.is_set():
-                    try:
-                        todo.put(user, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
+                batch.append(user)
+                if len(batch) < chunk:
+                    continue
+                self._put(todo, batch if chunk > 1 else user)
+                batch = []
                 if self.stop.is_set():
-                    break
+                    return
+            if batch:
+                self._put(todo, batch)
         except SyncshError as exc:                 # the user list failed half-way
             todo.put(exc)
         finally:
             for _ in range(self.jobs):
                 todo.put(None)
 
-    def _work(self, todo: queue.Queue, done: queue.Queue) -> None:
-        pair = None
+    def _put(self, todo: queue.Queue, item) -> None:
+        while not self.stop.is_set():
+            try:
+                todo.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _work(self, todo: queue.Queue, done: queue.Queue, pair=None) -> None:
         try:
             while not self.stop.is_set():
                 user = todo.get()
@@ -190,7 +287,7 @@ class Sweep:
                 try:
                     if pair is None:
                         pair = self.open_pair()
-                    done.put(self.compare(*pair, user))
+                    done.put(self.compare(pair, user))
                 except SyncshError as exc:
                     done.put(UserResult(user, ERROR, error=str(exc)))
                     pair = _closed(pair)          # a broken session: a new one next time
@@ -201,10 +298,19 @@ class Sweep:
             done.put(None)
 
 
+class _Slot:
+    """One pair of sessions driven in turn: the users asked of it, or why it failed."""
+
+    def __init__(self, pair) -> None:
+        self.pair = pair
+        self.batch: list[str] = []
+        self.error: SyncshError | None = None
+
+
 def _closed(pair):
-    for session in pair or ():
+    if pair is not None:
         try:
-            session.close()
+            pair.close()
         except Exception:                          # closing a dead session: nothing to do
             pass
     return None

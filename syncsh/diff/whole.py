@@ -36,31 +36,66 @@ def user_list(args, master, pair=None):
 
 def run_sweep(args, master, replica, users) -> int:
     from syncsh.connect import open_session
-    from syncsh.diff.collect import Differ
+    from syncsh.diff.collect import Differ, SieveMailboxDiffers
     state = sweep.StateFile(args.state)
 
-    def open_pair():
+    def open_one(target):
         from syncsh import guard
-        opened = []
+        # an audit reads only: its gate refuses any write, whatever the options say
+        gate = guard.Gate(target, door=guard.DIFF, read_only=True)
+        return open_session(target, timeout=args.timeout, gate=gate, dialect=args.dialect,
+                            learn=False)
+
+    def open_ends(sieve_mailbox: bool = True) -> Ends:
+        ends = Ends()
         try:
-            for target in (master, replica):
-                # an audit reads only: its gate refuses any write, whatever the options say
-                gate = guard.Gate(target, door=guard.DIFF, read_only=True)
-                opened.append(open_session(target, timeout=args.timeout, gate=gate,
-                                           dialect=args.dialect, learn=False))
+            ends.master = open_one(master)
+            ends.replica = open_one(replica)
+            if sieve_mailbox and sieve_mailbox_enabled(ends.master):
+                if sieve_mailbox_enabled(ends.replica):
+                    ends.sieve_mailbox = True
+                else:       # one end would list a #sieve mailbox, the other scripts
+                    ends.master.close()
+                    ends.master = open_one(master)
         except BaseException:
-            for session in opened:
-                session.close()
+            ends.close()
             raise
-        return tuple(opened)
+        return ends
 
-    def compare(m, r, user):
-        differ = Differ(m, r, expunged=args.expunged, full=args.full,
-                        master_store=args.master_store or master.store,
-                        master_name=master.text, replica_name=replica.text)
-        return sweep.result_of(user, differ.run([user], []))
+    def differ(ends: Ends) -> Differ:
+        return Differ(ends.master, ends.replica, expunged=args.expunged, full=args.full,
+                      master_store=args.master_store or master.store,
+                      master_name=master.text, replica_name=replica.text,
+                      sieve_mailbox=ends.sieve_mailbox)
 
-    runner = sweep.Sweep(open_pair, compare, jobs=args.jobs, rate=args.rate)
+    def compare(ends: Ends, user, asked=None):
+        """``asked``: both ends' GET USER replies, read already."""
+        comparing = differ(ends)
+        if asked is not None:
+            comparing.asked[user] = asked
+        try:
+            report = comparing.run([user], [])
+        except SieveMailboxDiffers:
+            if ends.plain is None:
+                ends.plain = open_ends(sieve_mailbox=False)
+            report = differ(ends.plain).run([user], [])
+        return sweep.result_of(user, report)
+
+    def answers(ends: Ends, users: list[str]):
+        """The users asked: every reply read first (a divergent user's further commands
+        come after them), then each user compared."""
+        replies = [[reply(ends.master) for _ in users], [reply(ends.replica) for _ in users]]
+        for user, *asked in zip(users, *replies):
+            yield compare(ends, user, asked)
+
+    try:
+        first = open_ends()         # unreachable ends: said once, not once a user
+    except BaseException:
+        state.close()
+        raise
+    pipelined = first.master.dialect == first.replica.dialect == "csync"
+    runner = sweep.Sweep(open_ends, compare, jobs=args.jobs, rate=args.rate, first=first,
+                         ask=ask if pipelined else None, answers=answers)
     todo = (user for user in users if user not in state.done)
     total = None
     if sys.stderr.isatty():         # a bar needs the total; piped runs stay lazy
@@ -92,6 +127,49 @@ def run_sweep(args, master, replica, users) -> int:
     if interrupted:
         return 130
     return 2 if tally.counts[sweep.ERROR] else 1 if tally.counts[sweep.DIVERGENT] else 0
+
+
+class Ends:
+    """One worker's sessions to the master and the replica. ``sieve_mailbox``: both list a
+    user's sieve scripts as the #sieve mailbox; ``plain``: sessions that list the scripts
+    themselves, opened for the first user whose #sieve mailboxes differ."""
+
+    def __init__(self) -> None:
+        self.master = self.replica = self.plain = None
+        self.sieve_mailbox = False
+
+    def close(self) -> None:
+        for held in (self.master, self.replica, self.plain):
+            if held is not None:
+                try:
+                    held.close()
+                except Exception:                  # closing a dead session: nothing to do
+                    pass
+
+
+def ask(ends: Ends, users: list[str]) -> None:
+    """GET USER of several users sent ahead to both ends."""
+    lines = [f"GET USER {user}".encode() for user in users]
+    ends.master.send_ahead(lines)
+    ends.replica.send_ahead(lines)
+
+
+def reply(session) -> tuple[list, object]:
+    events = list(session.replies())
+    return events[:-1], events[-1]
+
+
+def sieve_mailbox_enabled(session) -> bool:
+    """Ask a modern end to list sieve scripts as the user's #sieve mailbox, as Cyrus' own
+    sync_client does. Otherwise a 3.6 server reads the scripts' index (the user's dav.db,
+    an SQLite file) for every GET USER: a fifth of what GET USER of an in-sync user costs
+    it. Only what this session is shown changes; nothing is written."""
+    if session.dialect != "csync":
+        return False
+    from syncsh.protocol.csync import DlistLine
+    events, done = session.run("APPLY CAPABILITIES (SIEVE-MAILBOX)")
+    return done.ok and any(isinstance(e, DlistLine) and e.name == "ENABLED"
+                           and "SIEVE-MAILBOX" in (e.value or ()) for e in events)
 
 
 class Tally:
