@@ -103,7 +103,7 @@ def _seconds(values: list[float]) -> str:
 def bytes_read(pair) -> tuple[int, int]:
     """Bytes the audit reads after login (its sessions set up as the audit's are), and what
     GET USER of every user reads."""
-    from syncsh.diff import sweep, whole
+    from syncsh.diff import audit_ends, sweep
     from syncsh.diff.collect import Differ
     from syncsh.session import Session
     from syncsh.targets import parse_target
@@ -118,9 +118,9 @@ def bytes_read(pair) -> tuple[int, int]:
         return session
 
     def open_ends():
-        ends = whole.Ends()
+        ends = audit_ends.Ends()
         ends.master, ends.replica = open_session("master"), open_session("replica")
-        ends.sieve_mailbox = all(map(whole.sieve_mailbox_enabled, (ends.master, ends.replica)))
+        ends.sieve_mailbox = all(map(audit_ends.sieve_mailbox_enabled, (ends.master, ends.replica)))
         assert ends.sieve_mailbox
         return ends
 
