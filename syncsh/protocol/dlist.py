@@ -479,7 +479,7 @@ _TOKEN_ACTIONS = {"ws": Reader._skip_space, "nl": Reader._line_break, "lit": Rea
 
 
 def _flat_value(quoted: bytes, atom: bytes):
-    """A value of a flat kvlist, as the token path makes it."""
+    """A plain value as both paths make it: a quoted string's (no atom), NIL, a flag, text."""
     if not atom:
         return quoted.decode("utf-8", "surrogateescape")
     if atom == b"NIL":
