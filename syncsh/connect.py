@@ -39,6 +39,7 @@ def open_session(target, *, timeout: float = 30.0, dialect: str | None = None, o
     """``gate``: the door's guard policy (guard.Gate); without one, writes to anything but
     a demo target are refused (a door that writes says so)."""
     from syncsh import guard
+    target.ensure_store()            # the user's demo pair is made here, on first connection
     transport = target.open(on_stderr=on_stderr, server_verbosity=server_verbosity)
     options = target.options
     session = Session(transport, timeout=timeout, dialect=dialect, on_wire=on_wire,

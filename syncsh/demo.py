@@ -137,11 +137,12 @@ def pair_dir() -> str:
     return os.path.join(data_dir_path(), "demo")
 
 
-def ensure_pair() -> str:
-    """The user's demo pair, created on first use."""
+def ensure_pair(directory: str | None = None) -> str:
+    """The user's demo pair (below ``directory``, by default the data directory's), created
+    on first use."""
     from syncsh import private
     private.data_dir()                       # 0700, before anything is put in it
-    directory = pair_dir()
+    directory = directory or pair_dir()
     if not all(os.path.exists(os.path.join(directory, n, "store.sqlite3")) for n in NAMES):
         init(directory)
     return directory

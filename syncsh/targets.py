@@ -61,7 +61,7 @@ class Target:
     text: str
     scheme: str
     argv: list[str] = field(default_factory=list)
-    store: str | None = None           # demo: the store directory
+    store_path: str | None = None      # demo: the store directory (`store`: made if need be)
     host: str | None = None            # ssh: alias, user, port, remote command
     user: str | None = None
     port: int | None = None
@@ -69,10 +69,27 @@ class Target:
     read_only: bool = False            # a named target that must never be written to
     in_process: bool = True            # demo: serve the store inside this process (fast start)
     options: TargetOptions = field(default_factory=TargetOptions)
+    pair_unmade: bool = False          # demo: the user's own pair, not looked for yet
 
     @property
     def is_demo(self) -> bool:
         return self.scheme == "demo"
+
+    @property
+    def store(self) -> str | None:
+        """The demo store's directory, ready to be read (whoever reads a store by its path,
+        not through a session: diff's master, replicate's same-store check, recordings)."""
+        self.ensure_store()
+        return self.store_path
+
+    def ensure_store(self) -> None:
+        """The user's demo pair is made the first time a target on it is used, not when its
+        string is read (parsing makes nothing on disk: a mistyped command must not leave a
+        data directory behind, nor a test that only parses)."""
+        if self.pair_unmade:
+            from syncsh import demo
+            demo.ensure_pair(os.path.dirname(self.store_path))
+            self.pair_unmade = False
 
     @property
     def opens_quietly(self) -> bool:
@@ -203,9 +220,10 @@ def parse_target(text: str, *, demo_dir: str | None = None,
         from syncsh import demo
         if rest not in demo.NAMES:
             raise UsageError(f"bad target {text!r}: the demo has {' and '.join(demo.NAMES)}")
-        directory = demo_dir or demo.ensure_pair()
-        store = os.path.join(directory, rest)
-        return Target(text, "demo", server_argv(store), store, options=options)
+        # the path only: the user's pair (not one a caller names) is made on first use
+        store = os.path.join(demo_dir or demo.pair_dir(), rest)
+        return Target(text, "demo", server_argv(store), store, options=options,
+                      pair_unmade=demo_dir is None)
     try:
         argv = shlex.split(rest)
     except ValueError as exc:

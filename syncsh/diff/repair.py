@@ -118,67 +118,68 @@ def modern_step(f, replica_text: str = "REPLICA") -> Step:
                     "to repair (cyr_expire -X removes them)", flow=NONE)
     if f.consequence:
         return Step("repaired with the differences it follows from", flow=NONE)
-    sync = user_sync(f.user)
-    kind = f.kind
-    if kind == C.LOCK:
-        return Step("retry when no replication run holds the user", flow=NONE)
-    if kind == C.MISSING_ON_REPLICA:
-        if f.facts.get("expunged_on") == "replica":
-            return Step("the replica's expunge wins: the master's copy is expunged too", sync,
-                        R2M, _lost(f.mailbox, [(f.uid, f.facts.get("guid"))]))
-        return Step("copies the message to the replica", sync, M2R)
-    if kind == C.MISSING_ON_MASTER:
-        if f.facts.get("expunged_on") == "master":
-            return Step("the master's expunge wins: the replica's copy is expunged too", sync,
-                        M2R, _lost(f.mailbox, [(f.uid, f.facts.get("guid"))]))
-        return Step("copies the replica's message back to the master (same UID)", sync, R2M)
-    if kind == C.SPLIT_BRAIN:
-        return Step("both messages get new UIDs on both ends", sync, BOTH)
-    if kind in (C.FLAGS, C.MODSEQ, C.MESSAGE_ANNOTATION):
-        side = _winner(f.facts.get("modseqs"))
-        other = "replica" if side == "master" else "master"
-        what = {C.FLAGS: "flags", C.MODSEQ: "record", C.MESSAGE_ANNOTATION: "annotation"}[kind]
-        return Step(f"the {side}'s {what} wins over the {other}'s (higher MODSEQ; the "
-                    "master's at equal MODSEQ)", sync, M2R if side == "master" else R2M)
-    if kind == C.ANNOTATIONS:
-        side = _winner(f.facts.get("highestmodseq"))
-        other = "replica" if side == "master" else "master"
-        return Step(f"the {side}'s mailbox annotations win over the {other}'s (higher "
-                    "HIGHESTMODSEQ)", sync, M2R if side == "master" else R2M)
-    if kind in (C.ACL, C.QUOTA, C.SUBSCRIPTION):
-        what = {C.ACL: "ACL replaces", C.QUOTA: "quota replaces",
-                C.SUBSCRIPTION: "subscriptions replace"}[kind]
-        return Step(f"the master's {what} the replica's (a replica-side change is "
-                    "undone)", sync, M2R)
-    if kind == C.ONLY_MASTER:
-        return Step("creates the folder on the replica", sync, M2R)
-    if kind == C.RENAMED:
-        return Step(f"renames {f.replica} to {f.master} on the replica", sync, M2R)
-    if kind == C.DELETED:
-        if f.facts.get("deleted_on") == "replica":
-            return Step(f"renames {f.replica} back to {f.master} on the replica", sync, M2R)
-        return Step(f"deletes {f.replica} on the replica too (moved to {f.master})", sync,
-                    M2R, _lost(f.replica, f.facts.get("replica_messages")), [f.replica])
-    if kind == C.ONLY_REPLICA:
-        return _replica_only_folder(f, replica_text)
-    if kind == C.RECREATED:
-        return _recreated_folder(f, replica_text)
-    if kind == C.SIEVE:
-        return _sieve(f, replica_text)
-    if kind == C.SEEN:
-        return _seen(f)
-    if kind in (C.BODY, C.SIZE):
-        return _damaged_file(f)
-    if kind == C.CRC and f.facts.get("self_check"):
-        side = f.facts["self_check"]
-        return Step(f"the {side}'s index does not agree with its own records (or the reply was "
-                    "changed on its way)", flow=NONE, procedure=[
-                        f"on the {side}: reconstruct -n {f.mailbox} (reports, changes nothing)",
-                        f"on the {side}: reconstruct {f.mailbox} recomputes the index",
-                        "diff again"])
-    if kind == C.CRC:
-        return Step("recomputes the mailbox from the master's records", sync, M2R)
-    return Step("brings the replica in line with the master", sync, M2R)
+    rule = _MODERN_RULES.get(f.kind)
+    if rule is None:
+        return Step("brings the replica in line with the master", user_sync(f.user), M2R)
+    return rule(f, replica_text)
+
+
+def _missing_on_replica(f, replica_text: str) -> Step:
+    if f.facts.get("expunged_on") == "replica":
+        return Step("the replica's expunge wins: the master's copy is expunged too",
+                    user_sync(f.user), R2M, _lost(f.mailbox, [(f.uid, f.facts.get("guid"))]))
+    return Step("copies the message to the replica", user_sync(f.user), M2R)
+
+
+def _missing_on_master(f, replica_text: str) -> Step:
+    if f.facts.get("expunged_on") == "master":
+        return Step("the master's expunge wins: the replica's copy is expunged too",
+                    user_sync(f.user), M2R, _lost(f.mailbox, [(f.uid, f.facts.get("guid"))]))
+    return Step("copies the replica's message back to the master (same UID)", user_sync(f.user),
+                R2M)
+
+
+def _record_conflict(f, replica_text: str) -> Step:
+    side = _winner(f.facts.get("modseqs"))
+    other = "replica" if side == "master" else "master"
+    what = {C.FLAGS: "flags", C.MODSEQ: "record", C.MESSAGE_ANNOTATION: "annotation"}[f.kind]
+    return Step(f"the {side}'s {what} wins over the {other}'s (higher MODSEQ; the "
+                "master's at equal MODSEQ)", user_sync(f.user), M2R if side == "master" else R2M)
+
+
+def _mailbox_annotations(f, replica_text: str) -> Step:
+    side = _winner(f.facts.get("highestmodseq"))
+    other = "replica" if side == "master" else "master"
+    return Step(f"the {side}'s mailbox annotations win over the {other}'s (higher "
+                "HIGHESTMODSEQ)", user_sync(f.user), M2R if side == "master" else R2M)
+
+
+def _master_replaces(f, replica_text: str) -> Step:
+    what = {C.ACL: "ACL replaces", C.QUOTA: "quota replaces",
+            C.SUBSCRIPTION: "subscriptions replace"}[f.kind]
+    return Step(f"the master's {what} the replica's (a replica-side change is "
+                "undone)", user_sync(f.user), M2R)
+
+
+def _deleted_folder(f, replica_text: str) -> Step:
+    if f.facts.get("deleted_on") == "replica":
+        return Step(f"renames {f.replica} back to {f.master} on the replica", user_sync(f.user),
+                    M2R)
+    return Step(f"deletes {f.replica} on the replica too (moved to {f.master})",
+                user_sync(f.user), M2R, _lost(f.replica, f.facts.get("replica_messages")),
+                [f.replica])
+
+
+def _crc(f, replica_text: str) -> Step:
+    side = f.facts.get("self_check")
+    if not side:
+        return Step("recomputes the mailbox from the master's records", user_sync(f.user), M2R)
+    # an end whose SYNC_CRC disagrees with its own records: no sync can fix its index
+    return Step(f"the {side}'s index does not agree with its own records (or the reply was "
+                "changed on its way)", flow=NONE, procedure=[
+                    f"on the {side}: reconstruct -n {f.mailbox} (reports, changes nothing)",
+                    f"on the {side}: reconstruct {f.mailbox} recomputes the index",
+                    "diff again"])
 
 
 def _replica_only_folder(f, replica_text: str) -> Step:
@@ -275,6 +276,32 @@ def _damaged_file(f) -> Step:
                     f"copy it over the {side}'s file (mbpath {f.mailbox} on the {side}), "
                     "keeping owner and mode",
                     f"reconstruct -G {f.mailbox} on the {side} reports no GUID mismatch"])
+
+
+# The rule for each kind of finding (a kind not listed: a user sync brings the replica in
+# line).  A table, so that a kind diff learns to find gets its repair in one place.
+_MODERN_RULES = {
+    C.LOCK: lambda f, _: Step("retry when no replication run holds the user", flow=NONE),
+    C.MISSING_ON_REPLICA: _missing_on_replica,
+    C.MISSING_ON_MASTER: _missing_on_master,
+    C.SPLIT_BRAIN: lambda f, _: Step("both messages get new UIDs on both ends",
+                                     user_sync(f.user), BOTH),
+    C.FLAGS: _record_conflict, C.MODSEQ: _record_conflict,
+    C.MESSAGE_ANNOTATION: _record_conflict,
+    C.ANNOTATIONS: _mailbox_annotations,
+    C.ACL: _master_replaces, C.QUOTA: _master_replaces, C.SUBSCRIPTION: _master_replaces,
+    C.ONLY_MASTER: lambda f, _: Step("creates the folder on the replica", user_sync(f.user),
+                                     M2R),
+    C.RENAMED: lambda f, _: Step(f"renames {f.replica} to {f.master} on the replica",
+                                 user_sync(f.user), M2R),
+    C.DELETED: _deleted_folder,
+    C.ONLY_REPLICA: _replica_only_folder,
+    C.RECREATED: _recreated_folder,
+    C.SIEVE: _sieve,
+    C.SEEN: lambda f, _: _seen(f),
+    C.BODY: lambda f, _: _damaged_file(f), C.SIZE: lambda f, _: _damaged_file(f),
+    C.CRC: _crc,
+}
 
 
 def legacy_step(f, store: str, replica_text: str) -> Step:

@@ -72,6 +72,7 @@ _TOKEN = re.compile(
     rb'|(?P<lit>\{(?P<lsize>\d+)\+?\}\r?\n)'
     rb'|"(?P<str>(?:[^"\\\r\n]|\\.)*)"|(?P<atom>[^ \t\r\n()"]+)')
 _UNQUOTE = re.compile(rb"\\(.)")
+_LITERAL_HEADS = (b"{", b"%{")
 _LINE_HEAD = re.compile(rb"\* ([^ \r\n()\"{%]+) ")
 # A line whose value is a kvlist of atoms and plain quoted strings only (GET USER's MAILBOX
 # lines, most of a GET reply): read whole with two expressions instead of token by token.
@@ -292,96 +293,99 @@ class Reader:
     # ------------------------------------------------------------------ values
 
     def _value_step(self):
+        # one token a turn (a loop: many small tokens cost no recursion; each turn re-checks
+        # the line's budget), until a token completes an event or the bytes run out
         while True:
             if self.value is not NEED_DATA:
                 return self._line_end()
-            frame = self.stack[-1] if self.stack else None
-            if frame is not None and frame[2]:
-                if self.runs and not self._slow_records:
-                    run = self._record_run()
-                    if run is not None:
-                        return run
-                fast = self._fast_record()
-                if fast is not None:
-                    return fast
+            if self.stack and self.stack[-1][2]:
+                event = self._streamed_records()
+                if event is not None:
+                    return event
             if self._used(self.pos) > self.max_line:      # read, and not streamed records
                 return self._refuse_line()
-            head = self.buf[self.pos:self.pos + 2]
-            if head[:1] == b"{" or head == b"%{":
-                # a literal's header ends with its line end: until that has come, a header
-                # cut short (even between its CR and LF) would read as an atom
-                if not self.eof and self.buf.find(b"\n", self.pos, self.pos + 300) < 0 \
-                        and len(self.buf) - self.pos < 300:
-                    return NEED_DATA
-            match = _TOKEN.match(self.buf, self.pos)
-            if match is None:
-                # a quoted string or a literal header cut by the end of the chunk
-                if self.pos >= len(self.buf) or (not self.eof and
-                                                 self._line_end_ahead() < 0):
-                    return self._refuse_line() if self._too_long() else NEED_DATA
-                return self._bad_line("unreadable value")
-            kind = match.lastgroup
-            if match.end() == len(self.buf) and kind in ("atom", "ws") and not self.eof:
-                # the token may go on in the next chunk (unless it is already too long)
-                return self._refuse_line() if self._too_long() else NEED_DATA
-            if kind == "ws":
-                self.pos = match.end()
-                continue
-            if kind == "nl":
-                if not self.stack:
-                    return self._bad_line("value missing")
-                self.pos = match.end()       # the server's reader skips line ends inside lists
-                continue
-            if kind in ("lit", "file"):
-                size = int(match.group("lsize") if kind == "lit" else match.group("fsize"))
-                if size > self.max_literal:
-                    return self._bad_line("literal too large")
-                if len(self.buf) - match.end() < size:
-                    if self.eof:
-                        return self._bad_line("literal cut short")
-                    return NEED_DATA
-                data = bytes(self.buf[match.end():match.end() + size])
-                self.pos = match.end() + size
-                self._exempt += size                 # (a literal is bounded by its own limit)
-                value = data if kind == "lit" else File(match.group("part").decode(),
-                                                        match.group("guid").decode(), data)
-                event = self._add(value)
-            elif kind == "kv":
-                self.pos = match.end()
-                self._push(KV())
-                event = None
-            elif kind == "open":
-                self.pos = match.end()
-                streaming = self._is_record_list()
-                self._push([], streaming)
-                event = RecordsStart(self.name, self.stack[0][0]) if streaming else None
-            elif kind == "close":
-                self.pos = match.end()
-                if not self.stack:
-                    return self._bad_line("')' closes nothing")
-                container, key, streaming = self.stack.pop()
-                if key is not None:
-                    return self._bad_line(f"key {key} has no value")
-                event = RecordsEnd(self.name) if streaming else None
-                event2 = self._add(container, popped_streaming=streaming)
-                if event is None:
-                    event = event2
-            elif kind == "str":
-                self.pos = match.end()
-                event = self._add(_UNQUOTE.sub(rb"\1", match.group("str")).decode(
-                    "utf-8", "surrogateescape"))
-            else:
-                self.pos = match.end()
-                atom = match.group("atom")
-                if atom == b"NIL":
-                    value = None
-                elif atom[:1] == b"\\" or atom[:1] == b"$":
-                    value = Flag(atom.decode("utf-8", "surrogateescape"))
-                else:
-                    value = atom.decode("utf-8", "surrogateescape")
-                event = self._add(value)
+            match = self._token()
+            if match.__class__ is not re.Match:
+                return match                 # NEED_DATA, or the Text of a skipped line
+            event = _TOKEN_ACTIONS[match.lastgroup](self, match)
             if event is not None:
                 return event
+
+    def _streamed_records(self):
+        """Records taken whole by the fast expressions (None: the next goes token by token)."""
+        run = self._record_run() if self.runs and not self._slow_records else None
+        return run if run is not None else self._fast_record()
+
+    def _token(self):
+        """The match of the next whole token; else NEED_DATA while more bytes may complete
+        it, or the Text of a line that cannot be read (or is over the limit)."""
+        buf, pos = self.buf, self.pos
+        if buf.startswith(_LITERAL_HEADS, pos):
+            # a literal's header ends with its line end: until that has come, a header
+            # cut short (even between its CR and LF) would read as an atom
+            if not self.eof and buf.find(b"\n", pos, pos + 300) < 0 and len(buf) - pos < 300:
+                return NEED_DATA
+        match = _TOKEN.match(buf, pos)
+        if match is None:
+            # a quoted string or a literal header cut by the end of the chunk
+            if pos >= len(buf) or (not self.eof and self._line_end_ahead() < 0):
+                return self._refuse_line() if self._too_long() else NEED_DATA
+            return self._bad_line("unreadable value")
+        if match.end() == len(buf) and match.lastgroup in ("atom", "ws") and not self.eof:
+            # the token may go on in the next chunk (unless it is already too long)
+            return self._refuse_line() if self._too_long() else NEED_DATA
+        return match
+
+    def _skip_space(self, match):
+        self.pos = match.end()
+
+    def _line_break(self, match):
+        if not self.stack:
+            return self._bad_line("value missing")
+        self.pos = match.end()           # the server's reader skips line ends inside lists
+
+    def _literal(self, match):
+        size = int(match.group("lsize") or match.group("fsize"))
+        if size > self.max_literal:
+            return self._bad_line("literal too large")
+        start = match.end()
+        if len(self.buf) - start < size:
+            return self._bad_line("literal cut short") if self.eof else NEED_DATA
+        data = bytes(self.buf[start:start + size])
+        self.pos = start + size
+        self._exempt += size                 # (a literal is bounded by its own limit)
+        if match.lastgroup == "file":
+            data = File(match.group("part").decode(), match.group("guid").decode(), data)
+        return self._add(data)
+
+    def _open_kvlist(self, match):
+        self.pos = match.end()
+        self._push(KV())
+
+    def _open_list(self, match):
+        self.pos = match.end()
+        streaming = self._is_record_list()
+        self._push([], streaming)
+        return RecordsStart(self.name, self.stack[0][0]) if streaming else None
+
+    def _close_list(self, match):
+        self.pos = match.end()
+        if not self.stack:
+            return self._bad_line("')' closes nothing")
+        container, key, streaming = self.stack.pop()
+        if key is not None:
+            return self._bad_line(f"key {key} has no value")
+        added = self._add(container, popped_streaming=streaming)
+        return RecordsEnd(self.name) if streaming else added
+
+    def _quoted(self, match):
+        self.pos = match.end()
+        return self._add(_UNQUOTE.sub(rb"\1", match.group("str")).decode(
+            "utf-8", "surrogateescape"))
+
+    def _atom(self, match):
+        self.pos = match.end()
+        return self._add(_flat_value(b"", match.group("atom")))    # (an atom is never empty)
 
     def _push(self, container, streaming: bool = False) -> None:
         self._held += 1                   # (a deep nest costs memory like many values)
@@ -467,8 +471,15 @@ class Reader:
         return event
 
 
+# What each kind of token does (a table, looked up once a token, in place of a chain of
+# comparisons): it moves past the token and returns the event it completes, or None.
+_TOKEN_ACTIONS = {"ws": Reader._skip_space, "nl": Reader._line_break, "lit": Reader._literal,
+                  "file": Reader._literal, "kv": Reader._open_kvlist, "open": Reader._open_list,
+                  "close": Reader._close_list, "str": Reader._quoted, "atom": Reader._atom}
+
+
 def _flat_value(quoted: bytes, atom: bytes):
-    """A value of a flat kvlist, as the token path makes it."""
+    """A plain value as both paths make it: a quoted string's (no atom), NIL, a flag, text."""
     if not atom:
         return quoted.decode("utf-8", "surrogateescape")
     if atom == b"NIL":

@@ -148,8 +148,17 @@ class ServerSession:
 
     def release_user(self) -> None:
         if self.lock is not None:
-            self.lock.release()
+            self.lock.release(remove=not self._holds(self.lock.user))
         self.user = self.lock = self.selected = None
+
+    def _holds(self, user: str) -> bool:
+        """Whether the store holds the user, so that its lock file stays: a lock taken for a
+        name it does not hold (a mistyped user, one a diff finds on neither end) must not
+        leave a file per name behind.  Unknown (the store gone): the file stays."""
+        try:
+            return self.store.holds_user(user)
+        except sqlite3.Error:
+            return True
 
     def mailbox_header(self, box) -> bytes:
         lastread, last_recent, lastchange, _ = self.store.seen(self.user, box.id)

@@ -8,6 +8,7 @@ separate server processes that separate connections start.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -375,6 +376,18 @@ class Store:
 
     # ------------------------------------------------------------------ whole users
 
+    def holds_user(self, user: str) -> bool:
+        """Whether anything of the user is here: a mailbox, a subscription, seen state, a
+        sieve script or a quota (each looked up by index)."""
+        inbox = "user." + user
+        return bool(self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM mailbox WHERE name = ? OR (name >= ? AND name < ?))"
+            " OR EXISTS (SELECT 1 FROM subscription WHERE user = ?)"
+            " OR EXISTS (SELECT 1 FROM seen WHERE user = ?)"
+            " OR EXISTS (SELECT 1 FROM sieve WHERE user = ?)"
+            " OR EXISTS (SELECT 1 FROM quota WHERE root = ?)",
+            (inbox, inbox + ".", inbox + "/", user, user, user, inbox)).fetchone()[0])
+
     def reset_user(self, user: str) -> None:
         """Everything the replica has for the user goes (legacy spec 9.20)."""
         self.db.execute("DELETE FROM subscription WHERE user = ?", (user,))
@@ -402,7 +415,13 @@ class Store:
 
 
 class UserLock:
-    """The per-user replication lock, shared by every server process on one store."""
+    """The per-user replication lock, shared by every server process on one store.
+
+    Its file may be removed when it is released (``release(remove=True)``: a lock taken
+    for a user the store does not hold must leave nothing behind).  So that a session
+    waiting on the removed file cannot hold it alongside one that made a new file under
+    the same name, ``acquire`` opens the name afresh at every try and keeps a lock only
+    when its file is still the one the name leads to."""
 
     def __init__(self, directory: str, user: str) -> None:
         self.user = user
@@ -410,26 +429,42 @@ class UserLock:
         self.fd: int | None = None
 
     def acquire(self, timeout: float) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + timeout
         delay = 0.005
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self.fd = fd
-                return
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    os.close(fd)
-                    raise StoreError(exc.strerror) from None
+        while not self._try_lock():
             if time.monotonic() >= deadline:
-                os.close(fd)
                 raise StoreError("held by another session (gave up after %gs)" % timeout)
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 
-    def release(self) -> None:
+    def _try_lock(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise StoreError(exc.strerror) from None
+            return False
+        if not self._still_named(fd):      # its holder removed it as we waited: try again
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def _still_named(self, fd: int) -> bool:
+        try:
+            named = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+    def release(self, *, remove: bool = False) -> None:
         if self.fd is not None:
+            if remove:                     # while still held (see the class's note)
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None

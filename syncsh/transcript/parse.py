@@ -157,70 +157,93 @@ def parse(path: str, text: str | None = None) -> Transcript:
                 text = handle.read()
         except OSError as exc:
             raise TranscriptError(f"{path}: {exc.strerror}") from None
-    lines = read_lines(path, text)
-    transcript = Transcript(path, lines, [])
-    latest: dict[str, Step] = {}     # each session's last step: its S: lines go there
-    gathering: dict[str, Gathered] = {}    # a session's command still reading its literal
-    pending: Line | None = None      # an S: line continued with a backslash
-    exact = False
-    for line in lines:
-        if line.kind == "%":
-            if line.text.split()[:1] == ["exact"]:
-                exact = _exact_directive(transcript, line)
-            else:
-                _directive(transcript, line)
-            continue
-        if line.kind == "C":
-            if pending is not None:
-                raise TranscriptError(f"{path}:{pending.number}: a continued S: line "
-                                      "has no continuation")
-            step = latest.get(line.session)
-            open_command = gathering.get(line.session)
-            if step is not None and open_command is not None and not step.expected:
-                # the command announced a literal: these C: lines are its bytes, CRLF apart
-                if open_command.add(line.text):
-                    _close(step, gathering.pop(line.session))
-                continue
-            if open_command is not None:
-                _close(step, gathering.pop(line.session))
-            latest[line.session] = step = Step(line)
-            transcript.steps.append(step)
-            if not step.is_shell:
-                gathered = Gathered(line.text)
-                if not gathered.complete:
-                    gathering[line.session] = gathered
-            continue
-        if line.kind != "S":
-            continue
-        step = latest.get(line.session)
-        if step is None:
-            raise TranscriptError(f"{path}:{line.number}: an S: line before any C: line"
-                                  + (f" of session {line.session}" if line.session else ""))
-        if line.session in gathering:
-            _close(step, gathering.pop(line.session))
-        step.source.append(line.number)
-        line.exact = exact
-        text_now = line.text
-        if pending is not None:
-            if pending.session != line.session:
-                raise TranscriptError(f"{path}:{pending.number}: a continued S: line is "
-                                      "continued by another session's line")
-            text_now = pending.text + " " + text_now.lstrip()
-            line = Line(pending.number, "S", text_now, pending.raw, exact, line.session)
-            pending = None
-        if text_now.endswith("\\") and not text_now.endswith("\\\\"):
-            pending = Line(line.number, "S", text_now[:-1].rstrip(), line.raw, exact,
-                           line.session)
-            continue
-        step.expected.append(line)
-    for session, gathered in gathering.items():
-        _close(latest[session], gathered)
-    if pending is not None:
-        raise TranscriptError(f"{path}:{pending.number}: a continued S: line has no continuation")
-    if not transcript.steps:        # a wrong file must not pass as an empty transcript
+    reading = _Reading(Transcript(path, read_lines(path, text), []))
+    for line in reading.transcript.lines:
+        reading.take(line)
+    reading.finish()
+    if not reading.transcript.steps:    # a wrong file must not pass as an empty transcript
         raise TranscriptError(f"{path}: no transcript here: no C: line"
                               + (" in its :: literal blocks" if is_document(text) else ""))
-    return transcript
+    return reading.transcript
+
+
+class _Reading:
+    """What parse() holds between lines: sessions interleave, so each one's last step
+    (where its S: lines go) and a command still reading its literal's C: lines are kept
+    per session; a backslash continues an S: line across lines."""
+
+    def __init__(self, transcript: Transcript) -> None:
+        self.transcript = transcript
+        self.path = transcript.path
+        self.latest: dict[str, Step] = {}
+        self.gathering: dict[str, Gathered] = {}
+        self.pending: Line | None = None      # an S: line continued with a backslash
+        self.exact = False
+
+    def take(self, line: Line) -> None:
+        if line.kind == "%":
+            if line.text.split()[:1] == ["exact"]:
+                self.exact = _exact_directive(self.transcript, line)
+            else:
+                _directive(self.transcript, line)
+        elif line.kind == "C":
+            self._command(line)
+        elif line.kind == "S":
+            self._reply(line)
+
+    def _command(self, line: Line) -> None:
+        if self.pending is not None:
+            raise TranscriptError(f"{self.path}:{self.pending.number}: a continued S: line "
+                                  "has no continuation")
+        step = self.latest.get(line.session)
+        open_command = self.gathering.get(line.session)
+        if step is not None and open_command is not None and not step.expected:
+            # the command announced a literal: these C: lines are its bytes, CRLF apart
+            if open_command.add(line.text):
+                _close(step, self.gathering.pop(line.session))
+            return
+        if open_command is not None:
+            _close(step, self.gathering.pop(line.session))
+        self.latest[line.session] = step = Step(line)
+        self.transcript.steps.append(step)
+        if not step.is_shell:
+            gathered = Gathered(line.text)
+            if not gathered.complete:
+                self.gathering[line.session] = gathered
+
+    def _reply(self, line: Line) -> None:
+        step = self.latest.get(line.session)
+        if step is None:
+            raise TranscriptError(f"{self.path}:{line.number}: an S: line before any C: line"
+                                  + (f" of session {line.session}" if line.session else ""))
+        if line.session in self.gathering:     # a reply ends its command's literal
+            _close(step, self.gathering.pop(line.session))
+        step.source.append(line.number)
+        line.exact = self.exact
+        line = self._continued(line)
+        if line.text.endswith("\\") and not line.text.endswith("\\\\"):
+            self.pending = Line(line.number, "S", line.text[:-1].rstrip(), line.raw,
+                                self.exact, line.session)
+            return
+        step.expected.append(line)
+
+    def _continued(self, line: Line) -> Line:
+        """The S: line a pending one goes on with, joined to it (numbered as the first)."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return line
+        if pending.session != line.session:
+            raise TranscriptError(f"{self.path}:{pending.number}: a continued S: line is "
+                                  "continued by another session's line")
+        return Line(pending.number, "S", pending.text + " " + line.text.lstrip(), pending.raw,
+                    self.exact, line.session)
+
+    def finish(self) -> None:
+        for session, gathered in self.gathering.items():
+            _close(self.latest[session], gathered)
+        if self.pending is not None:
+            raise TranscriptError(f"{self.path}:{self.pending.number}: a continued S: line "
+                                  "has no continuation")
 
 
 class Gathered:
