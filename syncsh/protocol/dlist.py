@@ -10,7 +10,6 @@ the reply has ended.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from operator import itemgetter
 
 from syncsh.errors import ProtocolError
@@ -18,46 +17,18 @@ from syncsh.protocol.dlist_values import KV, File, Flag
 from syncsh.protocol.events import NEED_DATA
 from syncsh.protocol.wire import MAX_REPLY_LINE
 
-# --------------------------------------------------------------------------- reading
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """A data line ``* NAME value``."""
-    name: str
-    value: object
+# the events it hands out (dlist_events.py), named here too: readers know them as dlist's
+from syncsh.protocol.dlist_events import (Line, Record, RecordRun,  # noqa: F401
+                                          RecordsEnd, RecordsStart, Text)
 
 
-@dataclass(frozen=True, slots=True)
-class Text:
-    """A line that is not a dlist: final replies, continuations, ``* Fatal error`` …"""
-    text: str
-    problem: str | None = None
+class _Frame:
+    """A list or kvlist being read: what it holds so far, the key whose value comes next
+    (a kvlist's), and whether its items go out one by one (a streamed RECORD list)."""
+    __slots__ = ("container", "key", "streaming")
 
-
-@dataclass(frozen=True, slots=True)
-class RecordsStart:
-    """``* MAILBOX %(…`` reached its RECORD list: the mailbox's other keys so far."""
-    name: str
-    fields: KV
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    value: KV
-
-
-@dataclass(frozen=True, slots=True)
-class RecordsEnd:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class RecordRun:
-    """Consecutive records of a streamed RECORD list read in one pass (``Reader.runs``):
-    per record the groups of ``_RUN_RECORD`` as text.  ``lead``: bytes read before the run
-    that no event took (the raw view gives them to the run's first record)."""
-    rows: list[tuple[str, ...]]
-    lead: int = 0
+    def __init__(self, container, streaming: bool) -> None:
+        self.container, self.key, self.streaming = container, None, streaming
 
 
 # What holding one parsed value costs, in bytes of the line limit: a line of tiny tokens
@@ -141,7 +112,7 @@ class Reader:
 
     def _reset_line(self) -> None:
         self.name: str | None = None      # the line's NAME once read
-        self.stack: list[list] = []        # frames: [container, pending key, streaming]
+        self.stack: list[_Frame] = []      # the lists and kvlists open, innermost last
         self.value = NEED_DATA             # the top-level value once complete
         self.in_line = False
         self._slow_records = 0
@@ -298,7 +269,7 @@ class Reader:
         while True:
             if self.value is not NEED_DATA:
                 return self._line_end()
-            if self.stack and self.stack[-1][2]:
+            if self.stack and self.stack[-1].streaming:
                 event = self._streamed_records()
                 if event is not None:
                     return event
@@ -366,17 +337,17 @@ class Reader:
         self.pos = match.end()
         streaming = self._is_record_list()
         self._push([], streaming)
-        return RecordsStart(self.name, self.stack[0][0]) if streaming else None
+        return RecordsStart(self.name, self.stack[0].container) if streaming else None
 
     def _close_list(self, match):
         self.pos = match.end()
         if not self.stack:
             return self._bad_line("')' closes nothing")
-        container, key, streaming = self.stack.pop()
-        if key is not None:
-            return self._bad_line(f"key {key} has no value")
-        added = self._add(container, popped_streaming=streaming)
-        return RecordsEnd(self.name) if streaming else added
+        frame = self.stack.pop()
+        if frame.key is not None:
+            return self._bad_line(f"key {frame.key} has no value")
+        added = self._add(frame.container, popped_streaming=frame.streaming)
+        return RecordsEnd(self.name) if frame.streaming else added
 
     def _quoted(self, match):
         self.pos = match.end()
@@ -389,36 +360,31 @@ class Reader:
 
     def _push(self, container, streaming: bool = False) -> None:
         self._held += 1                   # (a deep nest costs memory like many values)
-        self.stack.append([container, None, streaming])
+        self.stack.append(_Frame(container, streaming))
 
     def _is_record_list(self) -> bool:
         return (len(self.stack) == 1 and self.name == "MAILBOX"
-                and isinstance(self.stack[0][0], KV) and self.stack[0][1] == "RECORD")
+                and isinstance(self.stack[0].container, KV) and self.stack[0].key == "RECORD")
 
     def _add(self, value, popped_streaming: bool = False):
         if not self.stack:
             self.value = value
             return None
         frame = self.stack[-1]
-        container = frame[0]
-        if frame[2]:                      # a record of a streamed RECORD list
+        container = frame.container
+        if frame.streaming:               # a record of a streamed RECORD list
             if self._slow_records:
                 self._slow_records -= 1
             self._budget_from(self.pos)            # (streamed records are not held)
             return Record(value) if isinstance(value, KV) else None
         self._held += 1
         if isinstance(container, KV):
-            if frame[1] is None:
-                if not isinstance(value, str):
-                    frame[1] = str(value)
-                else:
-                    frame[1] = value
+            if frame.key is None:
+                frame.key = value if isinstance(value, str) else str(value)
             else:
-                if popped_streaming:
-                    container[frame[1]] = []      # the records went out one by one
-                else:
-                    container[frame[1]] = value
-                frame[1] = None
+                # a streamed RECORD list's records went out one by one
+                container[frame.key] = [] if popped_streaming else value
+                frame.key = None
         else:
             container.append(value)
         return None
