@@ -1,2 +1,3 @@
-"""The front ends: the command line's shared options and exit statuses (the commands
-themselves are cli.py and the feature packages' cli modules)."""
+"""The front ends: one module a command (``client``, ``server``, ``demo``, ``diff``,
+``replicate``, ``replay``, ``record``, ``tap``), each ``run(argv, env) -> ExitStatus``
+over the Environment ``main()`` built (syncsh/cli.py).  Nothing imports them but cli.py."""
