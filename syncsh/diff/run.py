@@ -15,8 +15,8 @@ def run_diff(args, env) -> ExitStatus:
     master, replica, users, pair = resolve(args, env)
     if args.all_users or args.state:
         from syncsh.diff import whole
-        return ExitStatus(whole.run_sweep(args, master, replica,
-                                          whole.user_list(args, master, pair) or users, env))
+        return whole.run_sweep(args, master, replica,
+                               whole.user_list(args, master, pair) or users, env)
     console = None if args.format == "json" else _console(args, env)
     report = _compared(master, replica, users, args, console)
     _show(report, master, replica, args, console, env)

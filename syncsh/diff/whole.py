@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from syncsh.diff import sweep, users as sources
 from syncsh.errors import UsageError
+from syncsh.status import ExitStatus
 
 
 def user_list(args, master, pair=None):
@@ -33,7 +34,7 @@ def user_list(args, master, pair=None):
     return sources.excluding(names, args.exclude)
 
 
-def run_sweep(args, master, replica, users, env) -> int:
+def run_sweep(args, master, replica, users, env) -> ExitStatus:
     """Compare ``users`` (an iterable; a lazy one stays lazy when piped) and report to
     ``env``'s streams: 0 all identical, 1 any divergent, 2 errors, 130 interrupted."""
     from syncsh.diff.audit_ends import AuditEnds
@@ -66,8 +67,10 @@ def run_sweep(args, master, replica, users, env) -> int:
         state.close()
     tally.summary(time.monotonic() - started, interrupted, master.text, replica.text)
     if interrupted:
-        return 130
-    return 2 if tally.counts[sweep.ERROR] else 1 if tally.counts[sweep.DIVERGENT] else 0
+        return ExitStatus.INTERRUPTED
+    if tally.counts[sweep.ERROR]:
+        return ExitStatus.ERROR
+    return ExitStatus.FAILED if tally.counts[sweep.DIVERGENT] else ExitStatus.OK
 
 
 def _tally_each(results, state, tally: "Tally", progress: "Progress") -> None:

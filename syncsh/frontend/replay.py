@@ -71,7 +71,7 @@ def run(argv: list[str], env) -> ExitStatus:
     else:
         for line in text_report(results, verbose=args.verbose):
             env.say(line)
-    return ExitStatus(exit_status(results))   # --update too: a step failed, whatever was rewritten
+    return exit_status(results)       # --update too: a step failed, whatever was rewritten
 
 
 def _update(path: str, result, env, *, interactive: bool = False) -> None:

@@ -10,6 +10,7 @@ from syncsh.repl.app import Console
 from syncsh.repl.history import history_path, make_history
 from syncsh.repl.meta import Quit
 from syncsh.repl.paste import SNIPPET_START, snippet_commands
+from syncsh.status import ExitStatus
 
 
 def run_repl(target, args, *, input=None, output=None, record: str | None = None,
@@ -35,7 +36,7 @@ def run_repl(target, args, *, input=None, output=None, record: str | None = None
         console.stop_recording()
         if console.session is not None:
             console.session.close()
-    return 0
+    return ExitStatus.OK
 
 
 class Repl:

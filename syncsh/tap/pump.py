@@ -14,6 +14,7 @@ import threading
 import time
 
 from syncsh.errors import ConnectionLost, UsageError
+from syncsh.status import ExitStatus
 from syncsh.tap import events as ev
 from syncsh.tap.relay import Relay
 
@@ -247,12 +248,12 @@ def serve(listener: socket.socket, upstream: Upstream, make_sinks, *, relay_opti
                 connection.end(ev.TAP, "the tap was stopped (Ctrl-C)")
         for connection in live:
             connection.join(5)
-        return 130
+        return ExitStatus.INTERRUPTED
     finally:
         listener.close()
         for connection in live:
             connection.close()
-    return 0
+    return ExitStatus.OK
 
 
 def run_exec(command: str, make_sinks, *, relay_options: dict) -> int:
@@ -281,7 +282,7 @@ def run_exec(command: str, make_sinks, *, relay_options: dict) -> int:
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
-    return 0
+    return ExitStatus.OK
 
 
 class _Pipes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from xml.sax.saxutils import escape, quoteattr
 
 from syncsh.printable import printable
+from syncsh.status import ExitStatus
 from syncsh.transcript.replay import ERROR, FAILED, PASSED, FileResult
 
 
@@ -66,6 +67,7 @@ def junit_report(results: list[FileResult]) -> str:
         + "\n</testsuites>\n"
 
 
-def exit_status(results: list[FileResult]) -> int:
+def exit_status(results: list[FileResult]) -> ExitStatus:
     statuses = {f.status for f in results}
-    return 2 if ERROR in statuses else 1 if FAILED in statuses else 0
+    return ExitStatus.ERROR if ERROR in statuses else \
+        ExitStatus.FAILED if FAILED in statuses else ExitStatus.OK
