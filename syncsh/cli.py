@@ -44,8 +44,11 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> ExitS
 def funnel(exc: BaseException, env: Environment, *, debug: bool) -> ExitStatus:
     """Every error a command lets go becomes one line on stderr and an exit status;
     --debug adds the traceback, never changes the status."""
-    if isinstance(exc, SystemExit):            # argparse: --help, --version, a usage error
-        return exc.code if isinstance(exc.code, int) else ExitStatus.ERROR
+    if isinstance(exc, SystemExit):            # argparse: --help, --version
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or ExitStatus.OK
+        env.warn(f"syncsh: {exc.code}")
+        return ExitStatus.ERROR
     if isinstance(exc, BrokenPipeError):
         _quiet_broken_pipe(env)
         return ExitStatus.OK
@@ -59,6 +62,9 @@ def funnel(exc: BaseException, env: Environment, *, debug: bool) -> ExitStatus:
         traceback.print_exception(exc, file=env.stderr)
     if isinstance(exc, SyncshError):
         env.warn(f"syncsh: {exc}")               # (errors may quote the server: escaped)
+    elif isinstance(exc, OSError) and exc.strerror:     # a file or directory the system
+        where = f": {exc.filename}" if exc.filename else ""     # refused: not a bug of ours
+        env.warn(f"syncsh: {exc.strerror}{where}")
     else:                                        # a bug of ours: still one line
         env.stderr.write(internal_error_line(exc, debug) + "\n")
     return ExitStatus.ERROR

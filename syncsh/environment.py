@@ -59,8 +59,11 @@ class Environment:
 
     @classmethod
     def of_process(cls) -> "Environment":
-        """The environment of this process: its streams and its variables."""
-        return cls(stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr)
+        """The environment of this process: its streams and its variables.  A closed
+        stdout or stderr (``>&-``) swallows what is written, as print() does then; a
+        closed stdin stays None (a command that needs it says so)."""
+        return cls(stdin=sys.stdin, stdout=sys.stdout or _nowhere(),
+                   stderr=sys.stderr or _nowhere())
 
     @classmethod
     def in_memory(cls, stdin: bytes | str = b"", *, environ: Mapping[str, str] | None = None,
@@ -105,14 +108,16 @@ class Environment:
     def _ask_line(self, question: str) -> str | None:
         """The answer typed (the host-key question wants 'yes', as OpenSSH does); None at
         the end of input."""
+        if self.stdin is None:                   # closed: no one to answer
+            return None
         if self.stdin is not sys.stdin:          # as input() asks: on stdout
             self.stdout.write(question)
             self.stdout.flush()
-            line = self.stdin.readline() if self.stdin else ""
+            line = self.stdin.readline()
             return line.rstrip("\n") if line else None
         try:
             return input(question)
-        except EOFError:
+        except (EOFError, RuntimeError):         # RuntimeError: sys.stdin lost
             return None
 
     def _ask_secret(self, question: str) -> str | None:
@@ -122,6 +127,10 @@ class Environment:
             return getpass.getpass(question)
         except (EOFError, KeyboardInterrupt):
             return None
+
+
+def _nowhere() -> TextIO:
+    return open(os.devnull, "w", encoding="utf-8")
 
 
 def _data_dir(environ: Mapping[str, str]) -> str:

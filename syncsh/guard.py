@@ -93,6 +93,8 @@ def judge(table, wire: str | bytes, target, *, read_only: bool = False,
     known = [i for i in writes if commands.lookup(table, pieces[i]) is not None]
     decider = (known or writes or [0])[0]
     name = _shown(commands.command_name(table, pieces[decider]))
+    if writes and not known:             # not a command of this dialect: judged a write
+        name = f"{name} (not a command of this dialect, so taken for a write)"
     if decider > 0:
         name = f"{name} (after {_shown(commands.command_name(table, pieces[0]))}'s first line)"
     action = decide(bool(writes), target, read_only=read_only, allow_writes=allow_writes)

@@ -67,6 +67,7 @@ class Target:
     port: int | None = None
     command: str | None = None
     read_only: bool = False            # a named target that must never be written to
+    url: str | None = None             # a named target's URL (its text is its name)
     in_process: bool = True            # demo: serve the store inside this process (fast start)
     options: TargetOptions = field(default_factory=TargetOptions)
     pair_unmade: bool = False          # demo: the user's own pair, not looked for yet
@@ -283,8 +284,8 @@ def _named(text: str, demo_dir, options: TargetOptions) -> Target:
     named = config.targets.get(text)
     if named is None:
         known = ", ".join(sorted(config.targets)) or "none configured"
-        raise UsageError(f"bad target {text!r}: not demo:NAME, exec:COMMAND or ssh://HOST, "
-                         f"and no such named target ({known})")
+        raise UsageError(f"bad target {text!r}: none of {', '.join(SCHEMES)} and no such "
+                         f"named target ({known}; syncsh --help lists the forms)")
     if not named.url.startswith(SCHEMES):
         raise UsageError(f"named target {text!r}: {named.url!r} is not a target URL")
     if named.remote_command and not options.remote_command:
@@ -292,7 +293,7 @@ def _named(text: str, demo_dir, options: TargetOptions) -> Target:
     if named.tls and not options.tls:             # (--tls on the command line wins)
         options = TargetOptions(**{**options.__dict__, "tls": named.tls})
     target = parse_target(named.url, demo_dir=demo_dir, options=options)
-    target.text = text
+    target.text, target.url = text, named.url
     target.read_only = named.read_only
     return target
 

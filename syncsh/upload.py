@@ -63,9 +63,7 @@ def upload(session, path: str, mailbox: str, flags: list[str] | None = None, *, 
 def prepare(session, path: str, mailbox: str, flags: list[str] | None = None) -> Upload:
     """All an upload needs, checked before anyone is asked to send it: the dialect, the
     file (read whole), and the mailbox's state on the replica (a read)."""
-    if session.dialect != "csync":
-        raise UsageError("\\upload is for the modern dialect; in the documented one UPLOAD "
-                         "carries the message as a literal (write it in a transcript)")
+    check_dialect(session.dialect)
     data = read_message(path)
     with _as_upload(session):
         events = _run(session, encode_named("GET MAILBOXES", [mailbox]), False)
@@ -74,6 +72,14 @@ def prepare(session, path: str, mailbox: str, flags: list[str] | None = None) ->
         raise UploadFailed(f"the replica has no mailbox {mailbox}")
     return Upload(path, mailbox, tuple(flags or ()), data, hashlib.sha1(data).hexdigest(),
                   box.fields)
+
+
+def check_dialect(dialect: str) -> None:
+    """\\upload speaks the modern dialect only (said before connecting where the target's
+    kind tells the dialect)."""
+    if dialect != "csync":
+        raise UsageError("\\upload is for the modern dialect; in the documented one UPLOAD "
+                         "carries the message as a literal (write it in a transcript)")
 
 
 def read_message(path: str) -> bytes:

@@ -94,3 +94,101 @@ def test_secret_words_are_those_the_command_tables_mark():
         for name, spec in table.items():
             if not spec.sensitive:
                 assert masked(f"{name} a b c") == f"{name} a b c" and not is_secret(name)
+
+
+# ------------------------------------------------------------------ found by QA, fixed
+
+def closed(command: str, *args: str):
+    """syncsh run by a shell with one of its streams closed (`<&-`, `>&-`)."""
+    import shlex
+    import subprocess
+    import sys
+    line = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "syncsh", *args))
+    return subprocess.run(["bash", "-c", f"{line} {command}"], capture_output=True,
+                          timeout=60)
+
+
+def test_closed_streams_are_one_line_or_nothing_never_a_bug(tmp_path):
+    server = closed("<&-", "server", "--store", str(tmp_path / "s"))
+    assert (server.returncode, server.stderr) == (2, b"syncsh: the server speaks on standard "
+                                                     b"input and output: one is closed\n")
+    script = closed("<&-", "demo:cyrus-2", "-f", "-")
+    assert (script.returncode, script.stderr) == (2, b"syncsh: -f -: standard input is closed\n")
+    quiet = closed(">&-", "demo", "path")
+    assert (quiet.returncode, quiet.stderr) == (0, b"")
+    record = closed("<&-", "record", str(tmp_path / "r.txt"), "demo:cyrus-2")
+    assert record.returncode == 2 and b"not a terminal" in record.stderr
+    assert not (tmp_path / "r.txt").exists()
+
+
+def test_a_directory_the_system_refuses_is_one_line(monkeypatch):
+    monkeypatch.setenv("SYNCSH_DATA_DIR", "/proc/no-such-dir")
+    result = in_process("demo", "reset")
+    assert (result.returncode, result.stderr) == (
+        ExitStatus.ERROR, b"syncsh: No such file or directory: /proc/no-such-dir\n")
+
+
+def test_record_checks_its_file_before_connecting(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setattr(sys, "stdin", type("Tty", (__import__("io").StringIO,),
+                                           {"isatty": lambda self: True})())
+    result = in_process("record", str(tmp_path / "missing" / "r.txt"), "demo:cyrus-2",
+                        stdin_isatty=True)
+    assert result.returncode == ExitStatus.ERROR and result.stdout == b""
+    assert b"no directory" in result.stderr
+
+
+def test_one_shot_upload_to_the_documented_dialect_is_refused_before_connecting(tmp_path):
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"Subject: x\r\n\r\nhi\r\n")
+    result = in_process("demo:cyrus-1", "-c", f"\\upload {message} user.dpc22")
+    assert result.returncode == ExitStatus.ERROR and result.stdout == b""     # no banner
+    assert result.stderr.startswith(b"syncsh: \\upload is for the modern dialect")
+
+
+def test_replicate_takes_u_and_m_repeated_as_diff_takes_user(pair):
+    master, replica = pair
+    import sys
+
+    def served(store):
+        return f"exec:{sys.executable} -m syncsh server --store {store}"
+    ends = (served(master), served(replica), "--user", "dpc22")
+    assert in_process("diff", *ends).returncode == ExitStatus.FAILED
+    result = in_process("replicate", "--master", master, "-s", served(replica),
+                        "-u", "nosuch", "-u", "dpc22")
+    assert result.returncode == ExitStatus.FAILED
+    assert result.stderr == b"syncsh replicate: nosuch: no mailbox on either end: check the name\n"
+    assert in_process("diff", *ends).returncode == ExitStatus.OK      # dpc22 was not dropped
+
+
+def test_an_audit_names_the_end_it_cannot_reach():
+    result = in_process("diff", "demo:cyrus-1", "exec:/bin/false", "--all-users",
+                        "--format", "json")
+    assert (result.returncode, result.stdout) == (ExitStatus.ERROR, b"")
+    assert result.stderr == b"syncsh: the replica exec:/bin/false: the server closed the connection\n"
+
+
+def test_console_diff_help_leaves_the_console_running_and_the_lock_check_reads_options(capsys):
+    from test_transcripts import run_repl_keys
+    status = run_repl_keys("\\diff demo:cyrus-1 . --help\nquota user.dpc22\n"
+                           "user dpc22\n\\diff demo:cyrus-1 . --user=dpc22\n"
+                           "\\diff demo:cyrus-1 . --mailbox user.dpc22.zzz\n\x04", "demo:cyrus-2")
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert "usage: syncsh diff" in out and "OK" in out.split("usage: syncsh diff", 1)[1]
+    assert err.count("this session holds the lock on dpc22: ENDUSER first") == 2
+
+
+def test_a_recording_of_a_named_target_names_its_url(tmp_path, capsys):
+    import sys
+    from syncsh import demo
+    from test_transcripts import run_repl_keys
+    store = demo.init(str(tmp_path / "pair"))[1]
+    url = f"exec:{sys.executable} -m syncsh server --store {store}"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[targets]\nex = "{url}"\n')
+    path = tmp_path / "rec.txt"
+    assert run_repl_keys("quota user.dpc22\n\x04", "record", str(path), "ex",
+                         "--config", str(config)) == 0
+    assert f"%host replica = {url}\n" in path.read_text()
+    assert in_process("replay", "--trust-hosts", str(path)).returncode == 0

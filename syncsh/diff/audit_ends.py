@@ -36,10 +36,15 @@ class AuditEnds:
     def open_one(self, target):
         from syncsh import guard
         from syncsh.connect import open_session
+        from syncsh.errors import SyncshError
         # an audit reads only: its gate refuses any write, whatever the options say
         gate = guard.Gate(target, door=guard.DIFF, read_only=True)
-        return open_session(target, timeout=self.args.timeout, gate=gate,
-                            dialect=self.args.dialect, learn=False)
+        try:
+            return open_session(target, timeout=self.args.timeout, gate=gate,
+                                dialect=self.args.dialect, learn=False)
+        except SyncshError as exc:          # which end: the same words come from either
+            role = "master" if target is self.master else "replica"
+            raise SyncshError(f"the {role} {target.text}: {exc}") from exc
 
     def open_ends(self, sieve_mailbox: bool = True) -> Ends:
         ends = Ends()

@@ -20,8 +20,9 @@ def user_list(args, master, pair=None):
     if master.scheme == "cyrus":
         names = sources.from_cyrus_conf(master.host)
     elif imap:
-        login = SimpleNamespace(options=master.options, user=imap.split("//", 1)[-1]
-                                .split("@", 1)[0], host=imap.rsplit("@", 1)[-1])
+        login = SimpleNamespace(options=master.options, text=imap,
+                                user=imap.split("//", 1)[-1].split("@", 1)[0],
+                                host=imap.rsplit("@", 1)[-1])
         from syncsh.connect import password_for
         names = sources.from_imap(imap, password=password_for(login), timeout=args.timeout,
                                   insecure=master.options.insecure)
@@ -50,7 +51,8 @@ def run_sweep(args, master, replica, users, env) -> ExitStatus:
         todo = list(todo)
         total = len(todo)
     progress = Progress(total, env)
-    tally = Tally(args.format == "json", progress.above(env.stdout))
+    tally = Tally(args.format == "json", progress.above(env.stdout, env.stderr),
+                  resumable=bool(args.state))
     for result in state.done.values():
         tally.count(result, shown=False)
     started = time.monotonic()
@@ -89,9 +91,10 @@ class Tally:
     """What the sweep found: counts, the divergent users (names only), and the streamed
     lines (JSON: one object per user; text: one line per divergent or failed user)."""
 
-    def __init__(self, json_lines: bool, out) -> None:
+    def __init__(self, json_lines: bool, out, resumable: bool = False) -> None:
         self.json = json_lines
         self.out = out
+        self.resumable = resumable          # a --state file: a rerun goes on
         self.counts = {sweep.IDENTICAL: 0, sweep.DIVERGENT: 0, sweep.ERROR: 0}
         self.divergent_users: set[str] = set()
 
@@ -139,8 +142,10 @@ class Tally:
         line = (f"{total} users compared in {seconds:.1f} s ({rate:.0f}/s): "
                 f"{self.counts[sweep.IDENTICAL]} identical, "
                 f"{self.counts[sweep.DIVERGENT]} divergent, {self.counts[sweep.ERROR]} errors")
-        self._line(line + (" (interrupted: rerun with the same --state to go on)"
-                           if interrupted else ""))
+        if interrupted:
+            line += (" (interrupted: rerun with the same --state to go on)" if self.resumable
+                     else " (interrupted: --state FILE keeps each user as it finishes)")
+        self._line(line)
 
 
 class Progress:
@@ -162,10 +167,10 @@ class Progress:
             self.started = time.monotonic()
             self.done = 0
 
-    def above(self, out):
-        """Where report lines go: on a terminal that shows the bar too, printed above it
-        (the bar drawn again below); otherwise ``out`` itself."""
-        if self.bar is None or not self.on_terminal:
+    def above(self, out, err):
+        """Where report lines go: on the terminal that shows the bar too, printed above it
+        (the bar drawn again below); anywhere else ``out`` itself."""
+        if self.bar is None or not self.on_terminal or not _same_file(out, err):
             return out
         from rich.file_proxy import FileProxy
         return FileProxy(self.bar.console, out)
@@ -186,3 +191,12 @@ class Progress:
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def _same_file(one, other) -> bool:
+    """Whether two streams write to the same file (a terminal both stdout and stderr)."""
+    import os
+    try:
+        return os.path.samestat(os.fstat(one.fileno()), os.fstat(other.fileno()))
+    except (OSError, ValueError, AttributeError):
+        return False

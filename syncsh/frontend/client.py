@@ -60,6 +60,8 @@ def read_script(items, env) -> list[str]:
             continue
         try:
             if value == "-":
+                if env.stdin is None:
+                    raise UsageError("-f -: standard input is closed")
                 text = env.stdin.read()
             else:
                 with open(value, encoding="utf-8", errors="surrogateescape") as handle:

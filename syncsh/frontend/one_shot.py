@@ -93,7 +93,7 @@ def check_script(script: list[str], target, args, table) -> None:
     from syncsh.protocol import commands
     for line in script:
         if line.startswith("\\"):
-            _check_meta(line, target, args)
+            _check_meta(line, target, args, table)
             continue
         verdict = guard.judge(table, line, target, read_only=args.read_only,
                               allow_writes=args.allow_writes)
@@ -103,12 +103,13 @@ def check_script(script: list[str], target, args, table) -> None:
                              else f"{line.split(' ', 1)[0]}: {problem}")
 
 
-def _check_meta(line: str, target, args) -> None:
+def _check_meta(line: str, target, args, table) -> None:
     """A meta-command line of a script: one the meta-command table says runs in scripts
     (\\upload), let through by the guard rail, its file readable: all before connecting."""
     from syncsh import guard
     from syncsh.repl.meta import names_in_scripts, runs_in_scripts
-    from syncsh.upload import parse_args, read_message
+    from syncsh.protocol import commands
+    from syncsh.upload import check_dialect, parse_args, read_message
     word, _, rest = line.partition(" ")
     if not runs_in_scripts(word):
         raise UsageError(f"{word}: only {', '.join(names_in_scripts())} runs in one-shot mode")
@@ -117,4 +118,5 @@ def _check_meta(line: str, target, args) -> None:
     problem = guard.refusal(action, word, target, args.read_only)
     if problem:
         raise UsageError(problem)
+    check_dialect("csync" if table is commands.CSYNC else "seed")
     read_message(parse_args(rest)[0])

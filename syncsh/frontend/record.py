@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from syncsh.argparsing import parse
+from syncsh.errors import UsageError
 from syncsh.status import ExitStatus
 
 
@@ -19,6 +20,13 @@ def parser():
 
 def run(argv: list[str], env) -> ExitStatus:
     args = parse(parser(), argv, env)
+    if env.stdin is None or not env.stdin_isatty:
+        raise UsageError("record runs the console: standard input is not a terminal "
+                         "(a script's session: syncsh TARGET -f FILE)")
+    import os
+    folder = os.path.dirname(os.path.abspath(args.file))
+    if not os.path.isdir(folder):          # said before connecting, not after
+        raise UsageError(f"cannot record to {args.file}: no directory {folder}")
     from syncsh.options import target_options
     from syncsh.repl.loop import run_repl
     from syncsh.targets import parse_target

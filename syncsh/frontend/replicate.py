@@ -60,7 +60,7 @@ def _replica(args, env):
     if not args.dry_run and guard.decide(True, target, read_only=args.read_only,
                                          allow_writes=True) == guard.REFUSE:
         raise UsageError(guard.refusal(guard.REFUSE, "replicate", target, args.read_only)
-                         + " (--dry-run shows what it would send)")
+                         + "; --dry-run shows what it would send")
     return target
 
 

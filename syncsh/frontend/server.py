@@ -25,6 +25,8 @@ def parser():
 
 def run(argv: list[str], env) -> ExitStatus:
     args = parse(parser(), argv, env)
+    if env.stdin is None or not hasattr(env.stdout, "fileno"):
+        raise UsageError("the server speaks on standard input and output: one is closed")
     from syncsh.server.main import serve
     try:
         return ExitStatus(serve(args.store, verbosity=args.verbosity, dialect=args.dialect,

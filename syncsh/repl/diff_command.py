@@ -25,17 +25,38 @@ def run_diff(console, call) -> None:
         given = words.index("--config") if "--config" in words[:-1] else None
         ends = diff_roles(console, ends[0], words[given + 1] if given is not None else
                           getattr(console.args, "config", None))
-    held = console.session.user if console.session is not None else None
-    if held and held in words:
-        raise UsageError(f"this session holds the lock on {held}: ENDUSER first "
-                         "(diff would wait for it)")
     config = ["--config", console.args.config] if getattr(console.args, "config", None) and \
         "--config" not in words else []
+    request = _read(console, [*ends, *words, *config])
+    if request is None:                 # --help: shown, and the console goes on
+        return
+    _refuse_the_held_user(console, request)
+    from syncsh.diff.run import run_diff as compare
+    status = compare(request, console.env)
+    console.warn(f"(diff exit status {int(status)})")
+
+
+def _read(console, argv: list[str]):
+    """The request as `syncsh diff` reads it; None when it only asked for help (argparse
+    ends a process there, not the console)."""
     from syncsh.argparsing import parse
     from syncsh.diff.request import parser
-    from syncsh.diff.run import run_diff as compare
-    status = compare(parse(parser(), [*ends, *words, *config], console.env), console.env)
-    console.warn(f"(diff exit status {int(status)})")
+    try:
+        return parse(parser(), argv, console.env)
+    except SystemExit:
+        return None
+
+
+def _refuse_the_held_user(console, request) -> None:
+    """A user whose lock this session holds: diff would wait for it, then fail."""
+    held = console.session.user if console.session is not None else None
+    if not held:
+        return
+    from syncsh.model import user_of_mailbox
+    mailboxes_users = {user_of_mailbox(name) for name in request.mailbox}
+    if held in request.user or held in mailboxes_users:
+        raise UsageError(f"this session holds the lock on {held}: ENDUSER first "
+                         "(diff would wait for it)")
 
 
 def diff_roles(console, other: str, config_file: str | None) -> list[str]:

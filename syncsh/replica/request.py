@@ -15,9 +15,10 @@ def parser():
     p.add_argument("-v", dest="verbosity", action="count", default=0,
                    help="-v: the client's lines; -v -v: and the server's trace")
     mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("-m", dest="mailboxes", nargs="+", metavar="MAILBOX",
+    # repeatable as diff's --user is: -u A -u B is -u A B (never the last one only)
+    mode.add_argument("-m", dest="mailboxes", nargs="+", action="extend", metavar="MAILBOX",
                       help="mailbox mode: these mailboxes")
-    mode.add_argument("-u", dest="users", nargs="+", metavar="USER",
+    mode.add_argument("-u", dest="users", nargs="+", action="extend", metavar="USER",
                       help="user mode: everything of these users")
     p.add_argument("--dry-run", action="store_true",
                    help="print the writes it would send; send none")

@@ -58,8 +58,8 @@ class Recorder:
                                          newline="\n")
         host = host_name(target)
         # a demo store is named as a demo target (replay opens those without being told);
-        # any other as the user named it
-        where = f"demo:{host}" if target.is_demo else target.text
+        # a config's name by its URL (replay has the transcript, not the user's config)
+        where = f"demo:{host}" if target.is_demo else (target.url or target.text)
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         self._write(f"# recorded by syncsh {__version__} on {stamp}",
                     f"%host {host} = {where}", *setup,
