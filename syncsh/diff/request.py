@@ -89,7 +89,8 @@ def resolve(args, env=None):
     options = target_options(args, env, interactive=False)
     master = parse_target(master_text, options=options)
     replica = parse_target(replica_text, options=options)
-    if master.text == replica.text or (master.store and master.store == replica.store):
+    if (master.url or master.text) == (replica.url or replica.text) or \
+            (master.store and master.store == replica.store):   # (two names, one URL too)
         raise UsageError(f"the master and the replica are both {master.text}: diff compares "
                          "two ends")
     return master, replica, users, pair
