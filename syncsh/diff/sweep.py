@@ -143,6 +143,12 @@ class Sweep:
         self.limit = RateLimit(rate)
         self.stop = threading.Event()
 
+    def release_first(self) -> None:
+        """The pair opened before the run, closed when no run is to take it."""
+        first, self.first = self.first, None
+        if first is not None:
+            first.close()
+
     def run(self, users: Iterable[str]):
         """Yield each user's result as it finishes. Closing the generator early (Ctrl-C)
         stops the workers after the users they are on."""

@@ -48,7 +48,12 @@ def run_sweep(args, master, replica, users, env) -> ExitStatus:
     todo = (user for user in users if user not in state.done)
     total = None
     if env.stderr_isatty:           # a bar needs the total; piped runs stay lazy
-        todo = list(todo)
+        try:
+            todo = list(todo)
+        except BaseException:       # the listing failed: the pair opened first goes too
+            runner.release_first()
+            state.close()
+            raise
         total = len(todo)
     progress = Progress(total, env)
     tally = Tally(args.format == "json", progress.above(env.stdout, env.stderr),
