@@ -20,9 +20,9 @@ import time
 _LITERAL = re.compile(rb"(\{(\d{1,20})\+?\}|%\{[^{}\r\n]* (\d{1,20})\})\r?\n")
 
 
-def path() -> str:
+def path(environ=None) -> str:
     from syncsh.private import data_dir_path as data_dir
-    return os.path.join(data_dir(), "audit.log")
+    return os.path.join(data_dir(environ), "audit.log")
 
 
 def summarised(wire: str | bytes) -> str:
@@ -54,17 +54,18 @@ def local_user() -> str:
         return str(os.getuid())
 
 
-def record(target: str, door: str, wire, done, warn=None) -> None:
+def record(target: str, door: str, wire, done, warn=None, environ=None) -> None:
     """Append one write; a log that cannot be written is said (``warn``: the front end's
-    one-line warnings), and the session goes on."""
+    one-line warnings), and the session goes on.  ``environ``: the command's variables
+    (where the data directory is)."""
     from syncsh import private
     reply = f"{done.status} {done.text}".strip() if done is not None else "(no reply)"
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     fields = [stamp, local_user(), target, door, private.masked(summarised(wire)), reply]
     line = "\t".join(_escaped(field) for field in fields) + "\n"
-    where = path()
+    where = path(environ)
     try:
-        private.data_dir()
+        private.data_dir(environ)
         with private.open_append(where) as handle:
             handle.write(line.encode("utf-8", "replace"))
     except OSError as exc:

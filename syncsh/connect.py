@@ -22,8 +22,9 @@ def password_for(target) -> str:
                 return handle.read().rstrip("\r\n")
         except OSError as exc:
             raise UsageError(f"cannot read {options.password_file}: {exc.strerror}") from None
-    if os.environ.get("SYNCSH_PASSWORD"):
-        return os.environ["SYNCSH_PASSWORD"]
+    environ = os.environ if options.environ is None else options.environ
+    if environ.get("SYNCSH_PASSWORD"):
+        return environ["SYNCSH_PASSWORD"]
     if options.interactive and options.secret is not None:
         answer = options.secret(f"Password for {target.user}@{target.host}: ")
         if not answer:           # Ctrl-C, Ctrl-D or nothing typed: nothing is sent

@@ -132,17 +132,17 @@ def init(directory: str) -> list[str]:
     return paths
 
 
-def pair_dir() -> str:
+def pair_dir(environ=None) -> str:
     from syncsh.private import data_dir_path
-    return os.path.join(data_dir_path(), "demo")
+    return os.path.join(data_dir_path(environ), "demo")
 
 
-def ensure_pair(directory: str | None = None) -> str:
+def ensure_pair(directory: str | None = None, environ=None) -> str:
     """The user's demo pair (below ``directory``, by default the data directory's), created
     on first use."""
     from syncsh import private
-    private.data_dir()                       # 0700, before anything is put in it
-    directory = directory or pair_dir()
+    private.data_dir(environ)                # 0700, before anything is put in it
+    directory = directory or pair_dir(environ)
     if not all(os.path.exists(os.path.join(directory, n, "store.sqlite3")) for n in NAMES):
         init(directory)
     return directory

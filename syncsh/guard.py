@@ -155,4 +155,6 @@ class Gate:
         """A command went and its reply came: writes to a real server are written down."""
         if verdict.write and self.audits:
             from syncsh import audit
-            audit.record(self.target.text, self.door, wire, done, warn=self.target.options.warn)
+            options = self.target.options
+            audit.record(self.target.text, self.door, wire, done, warn=options.warn,
+                         environ=options.environ)

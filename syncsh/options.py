@@ -116,6 +116,7 @@ def target_options(args, env=None, *, interactive: bool):
                             tls=getattr(args, "tls", None))
     if env is not None:
         options.warn = lambda text: env.warn(f"syncsh: warning: {text}")
+        options.environ = env.environ
     if interactive:
         if env is None:
             from syncsh.environment import Environment

@@ -33,18 +33,19 @@ def ensure_dir(path: str, *, tighten: bool = True) -> str:
     return path
 
 
-def data_dir_path() -> str:
-    """Where syncsh keeps its files (SYNCSH_DATA_DIR, else the platform's data directory)."""
-    override = os.environ.get("SYNCSH_DATA_DIR")
+def data_dir_path(environ=None) -> str:
+    """Where syncsh keeps its files (SYNCSH_DATA_DIR, else the platform's data directory);
+    ``environ``: the command's Environment's variables (this process's when None)."""
+    override = (os.environ if environ is None else environ).get("SYNCSH_DATA_DIR")
     if override:
         return override
     from platformdirs import user_data_dir
     return user_data_dir("syncsh", appauthor=False)
 
 
-def data_dir() -> str:
+def data_dir(environ=None) -> str:
     """The data directory, made (0700) if it is not there."""
-    return ensure_dir(data_dir_path())
+    return ensure_dir(data_dir_path(environ))
 
 
 def _open(path: str, flags: int):

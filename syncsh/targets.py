@@ -6,7 +6,7 @@ import os
 import shlex
 import sys
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 from syncsh.errors import UsageError
 
@@ -51,6 +51,9 @@ class TargetOptions:
     credentials: bool = True           # False: a target a transcript chose gets no password,
                                        # key or agent (only one the user named does)
 
+    # the command's environment variables (the data directory, SYNCSH_PASSWORD): the front
+    # end's Environment's; this process's when None
+    environ: Mapping[str, str] | None = None
     # a one-line warning (the front end's stderr; this process's when none is given)
     warn: Callable[[str], None] = field(default=lambda text: print(
         f"syncsh: warning: {text}", file=sys.stderr))
@@ -89,7 +92,7 @@ class Target:
         data directory behind, nor a test that only parses)."""
         if self.pair_unmade:
             from syncsh import demo
-            demo.ensure_pair(os.path.dirname(self.store_path))
+            demo.ensure_pair(os.path.dirname(self.store_path), self.options.environ)
             self.pair_unmade = False
 
     @property
@@ -222,7 +225,7 @@ def parse_target(text: str, *, demo_dir: str | None = None,
         if rest not in demo.NAMES:
             raise UsageError(f"bad target {text!r}: the demo has {' and '.join(demo.NAMES)}")
         # the path only: the user's pair (not one a caller names) is made on first use
-        store = os.path.join(demo_dir or demo.pair_dir(), rest)
+        store = os.path.join(demo_dir or demo.pair_dir(options.environ), rest)
         return Target(text, "demo", server_argv(store), store, options=options,
                       pair_unmade=demo_dir is None)
     try:

@@ -128,10 +128,7 @@ def test_a_directory_the_system_refuses_is_one_line(monkeypatch):
         ExitStatus.ERROR, b"syncsh: No such file or directory: /proc/no-such-dir\n")
 
 
-def test_record_checks_its_file_before_connecting(tmp_path, monkeypatch):
-    import sys
-    monkeypatch.setattr(sys, "stdin", type("Tty", (__import__("io").StringIO,),
-                                           {"isatty": lambda self: True})())
+def test_record_checks_its_file_before_connecting(tmp_path):
     result = in_process("record", str(tmp_path / "missing" / "r.txt"), "demo:cyrus-2",
                         stdin_isatty=True)
     assert result.returncode == ExitStatus.ERROR and result.stdout == b""
@@ -192,3 +189,38 @@ def test_a_recording_of_a_named_target_names_its_url(tmp_path, capsys):
                          "--config", str(config)) == 0
     assert f"%host replica = {url}\n" in path.read_text()
     assert in_process("replay", "--trust-hosts", str(path)).returncode == 0
+
+
+def test_the_environments_variables_decide_the_data_directory_and_the_password(tmp_path):
+    """A command run over an Environment whose variables differ from this process's uses
+    them: the demo pair and the audit log go to its data directory, its SYNCSH_PASSWORD is
+    the password, and this process's data directory is left alone."""
+    import os
+    import sys
+    from syncsh import demo
+    from syncsh.connect import password_for
+    from syncsh.options import target_options
+    from syncsh.targets import parse_target
+    theirs = tmp_path / "theirs"
+    environ = dict(os.environ, SYNCSH_DATA_DIR=str(theirs), SYNCSH_PASSWORD="from-env")
+    ours = os.environ["SYNCSH_DATA_DIR"]
+
+    def run(*argv):
+        env = Environment.in_memory(environ=environ)
+        return cli.main(list(argv), env), env.captured()
+    status, (out, _) = run("demo", "path")
+    assert (status, out) == (0, f"{theirs}/demo\n".encode())
+    assert run("demo:cyrus-2", "-c", "quota user.dpc22")[0] == 0
+    assert (theirs / "demo" / "cyrus-2" / "store.sqlite3").exists()
+    replica = demo.init(str(tmp_path / "pair"))[1]
+    target = f"exec:{sys.executable} -m syncsh server --store {replica}"
+    assert run(target, "--allow-writes", "-c", "user dpc22", "-c", "select user.dpc22",
+               "-c", "setflags 4140 (audited)")[0] == 0
+    assert "setflags 4140 (audited)" in (theirs / "audit.log").read_text().lower()
+    assert not os.path.exists(ours)
+    env = Environment.in_memory(environ=environ)
+    from syncsh.frontend import client
+    args = client.parser().parse_args(["csync://admin@127.0.0.1"])
+    assert password_for(parse_target("csync://admin@127.0.0.1",
+                                     options=target_options(args, env, interactive=False))) \
+        == "from-env"

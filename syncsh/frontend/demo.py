@@ -34,7 +34,7 @@ def run(argv: list[str], env) -> ExitStatus:
         for path in demo.init(args.directory):
             env.say(path)
     elif args.action == "reset":
-        env.say(os.path.dirname(demo.init(demo.pair_dir())[0]))
+        env.say(os.path.dirname(demo.init(demo.pair_dir(env.environ))[0]))
     else:
-        env.say(demo.pair_dir())
+        env.say(demo.pair_dir(env.environ))
     return ExitStatus.OK
