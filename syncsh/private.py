@@ -99,8 +99,10 @@ def is_secret(line: str) -> bool:
     return bool(words) and words_before_secret(words[0]) is not None
 
 
-def child_env(extra: dict | None = None) -> dict:
-    """The environment for a child process: this one's, without syncsh's secrets."""
-    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
+def child_env(extra: dict | None = None, environ=None) -> dict:
+    """The environment for a child process: the command's (``environ``; this process's
+    when None), without syncsh's secrets."""
+    environ = os.environ if environ is None else environ
+    env = {k: v for k, v in environ.items() if k not in SECRET_VARIABLES}
     env.update(extra or {})
     return env

@@ -116,7 +116,7 @@ class Target:
         if self.scheme == "cyrus":
             from syncsh.transport.process import ProcessTransport
             from syncsh.private import child_env
-            env = child_env({"CYRUS_SERVICE": "csync", "CYRUS_ID": "0"})
+            env = child_env({"CYRUS_SERVICE": "csync", "CYRUS_ID": "0"}, self.options.environ)
             argv = [SYNC_SERVER, "-C", self.host, "-X"]
             if os.geteuid() == 0:
                 argv = ["runuser", "-u", "cyrus", "--", "env", "CYRUS_SERVICE=csync",
@@ -131,7 +131,7 @@ class Target:
         if self.scheme == "demo" and server_verbosity:
             argv += ["-v"] * server_verbosity
         return ProcessTransport(argv, on_stderr=on_stderr, name=self.text,
-                                env=_child_env(self.options.credentials))
+                                env=_child_env(self.options))
 
     def _open_ssh(self, on_stderr):
         options = self.options
@@ -151,7 +151,7 @@ class Target:
                 argv += ["-l", self.user]
             argv += [self.host, self.command]
             return ProcessTransport(argv, on_stderr=on_stderr, name=self.text,
-                                env=_child_env(self.options.credentials))
+                                env=_child_env(self.options))
         from syncsh.transport.ssh import SSHOptions, SSHTransport
         ssh_options = SSHOptions(config_file=options.ssh_config, interactive=options.interactive,
                                  timeout=options.timeout)
@@ -186,12 +186,12 @@ class Target:
         return SocketTransport.tcp(self.host, self.port, options.timeout, self.text)
 
 
-def _child_env(credentials: bool = True) -> dict:
-    """A child's environment: never syncsh's secrets; for a command a transcript chose,
-    not the SSH agent either."""
+def _child_env(options: TargetOptions) -> dict:
+    """A child's environment (the command's variables): never syncsh's secrets; for a
+    command a transcript chose, not the SSH agent either."""
     from syncsh.private import child_env
-    env = child_env()
-    if not credentials:
+    env = child_env(environ=options.environ)
+    if not options.credentials:
         env.pop("SSH_AUTH_SOCK", None)
     return env
 
