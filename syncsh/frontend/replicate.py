@@ -10,13 +10,14 @@ from syncsh.replica.request import parser
 from syncsh.status import ExitStatus
 
 
-def _lines(stream, escape: bool):
-    """Lines that may quote the server: escaped on a terminal (and always on stderr)."""
+def _said(env):
+    """replicate's own lines on stdout, which may quote the server: escaped on a
+    terminal, the very text to a pipe (what goes to stderr is always escaped: env.warn)."""
     from syncsh.printable import printable
 
     def write(text: str) -> None:
-        stream.write((printable(text) if escape else text) + "\n")
-        stream.flush()
+        env.stdout.write((printable(text) if env.stdout_isatty else text) + "\n")
+        env.stdout.flush()
     return write
 
 
@@ -31,11 +32,11 @@ def run(argv: list[str], env) -> ExitStatus:
     from syncsh.replica.runner import replicate
     master = MasterStore(args.master)
     try:
-        say = _lines(env.stdout, env.stdout_isatty)
+        say = _said(env)
         engine = Replicator(master, session, verbosity=args.verbosity, dry_run=args.dry_run,
                             say=say, sent=say)
         ok = replicate(engine, users=args.users, mailboxes=args.mailboxes,
-                       report=_lines(env.stderr, True))
+                       report=env.warn)
         if args.dry_run:
             env.warn(f"(dry run: {engine.listed} command(s) listed: "
                      f"{engine.listed - engine.unsent} sent (reads), {engine.unsent} not sent)")
@@ -69,7 +70,7 @@ def _open(target, args, env):
     from syncsh.connect import open_session
     gate = guard.Gate(target, door=guard.REPLICATE, read_only=args.read_only,
                       allow_writes=not args.dry_run)
-    session = open_session(target, timeout=args.timeout, on_stderr=_lines(env.stderr, True),
+    session = open_session(target, timeout=args.timeout, on_stderr=env.warn,
                            server_verbosity=2 if args.verbosity >= 2 else 0, learn=False,
                            gate=gate)
     if session.dialect not in ("seed", "2005"):
